@@ -1,0 +1,160 @@
+import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+
+const require = createRequire(import.meta.url);
+
+/** Azurite's well-known development account (public, documented by Microsoft). */
+export const devAccount = {
+  name: 'devstoreaccount1',
+  key: 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==',
+};
+
+export interface AzuriteOptions {
+  /** Folder for Azurite's data; omit for in-memory (tests). */
+  location?: string;
+  host?: string;
+  /** 0 picks a free port. */
+  blobPort?: number;
+  queuePort?: number;
+  tablePort?: number;
+}
+
+export interface Azurite {
+  connectionString: string;
+  blobEndpoint: string;
+  queueEndpoint: string;
+  tableEndpoint: string;
+  stop(): Promise<void>;
+}
+
+interface AzuriteServer {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  clean(): Promise<void>;
+  httpServer: { address(): AddressInfo | string | null };
+}
+
+type ServerCtor = new (config: unknown) => AzuriteServer;
+// Azurite's configuration classes take positional arguments; these are the ones we set.
+type ConfigCtor = new (...args: unknown[]) => unknown;
+
+function load(service: 'blob' | 'queue' | 'table'): { Server: ServerCtor; Config: ConfigCtor } {
+  const base = `azurite/dist/src/${service}`;
+  const cap = service[0]!.toUpperCase() + service.slice(1);
+  return {
+    Server: require(`${base}/${cap}Server`).default,
+    Config: require(`${base}/${cap}Configuration`).default,
+  };
+}
+
+/** Starts Azurite's blob, queue and table services in this process. */
+export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurite> {
+  const host = options.host ?? '127.0.0.1';
+  const memory = options.location === undefined;
+  const dir = options.location ?? '';
+  if (!memory) await mkdir(dir, { recursive: true });
+  const at = (file: string) => (memory ? '' : `${dir}/${file}`);
+
+  const blob = load('blob');
+  const queue = load('queue');
+  const table = load('table');
+  // Positional: host, port, keepAliveTimeout, metadataDB, extentDB, persistence, accessLog, accessLogStream,
+  // debugLog, debugLogPath, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
+  const blobServer = new blob.Server(
+    new blob.Config(
+      host,
+      options.blobPort ?? 0,
+      5,
+      at('__azurite_db_blob__.json'),
+      at('__azurite_db_blob_extent__.json'),
+      [{ locationId: 'Default', locationPath: at('__blobstorage__'), maxConcurrency: 10 }],
+      false,
+      undefined,
+      false,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      memory,
+    ),
+  );
+  const queueServer = new queue.Server(
+    new queue.Config(
+      host,
+      options.queuePort ?? 0,
+      5,
+      at('__azurite_db_queue__.json'),
+      at('__azurite_db_queue_extent__.json'),
+      [{ locationId: 'Default', locationPath: at('__queuestorage__'), maxConcurrency: 10 }],
+      false,
+      undefined,
+      false,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      memory,
+    ),
+  );
+  // Table: host, port, keepAliveTimeout, metadataDB, debugLog, accessLog, accessLogStream, debugLogPath,
+  // loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
+  const tableServer = new table.Server(
+    new table.Config(
+      host,
+      options.tablePort ?? 0,
+      5,
+      at('__azurite_db_table__.json'),
+      false,
+      false,
+      undefined,
+      undefined,
+      true,
+      true,
+      '',
+      '',
+      '',
+      undefined,
+      false,
+      memory,
+    ),
+  );
+
+  const servers = [blobServer, queueServer, tableServer];
+  const started: AzuriteServer[] = [];
+  try {
+    for (const server of servers) {
+      await server.start();
+      started.push(server);
+    }
+  } catch (err) {
+    await Promise.all(started.map((s) => s.close()));
+    throw err;
+  }
+  const url = (s: AzuriteServer) => {
+    const address = s.httpServer.address() as AddressInfo;
+    return `http://${host}:${address.port}/${devAccount.name}`;
+  };
+  const blobEndpoint = url(blobServer);
+  const queueEndpoint = url(queueServer);
+  const tableEndpoint = url(tableServer);
+  return {
+    blobEndpoint,
+    queueEndpoint,
+    tableEndpoint,
+    connectionString:
+      `DefaultEndpointsProtocol=http;AccountName=${devAccount.name};AccountKey=${devAccount.key};` +
+      `BlobEndpoint=${blobEndpoint};QueueEndpoint=${queueEndpoint};TableEndpoint=${tableEndpoint};`,
+    async stop() {
+      await Promise.all(servers.map((s) => s.close()));
+    },
+  };
+}

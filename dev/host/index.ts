@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { EventHubConsumerClient } from '@azure/event-hubs';
+import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
+import { credentialFor } from '../../lib/clients/credential.js';
+import { blobService, queueService } from '../../lib/clients/storage.js';
+import { readConnection } from '../../lib/config/connection.js';
+import { hooks, installFunctionsCore, type Registration, registrations, setCoreLogSink } from './core.js';
+import { startEventHubTriggers } from './eventhub.js';
+import { type HostJson, readHostJson } from './hostjson.js';
+import { type HttpTrigger, startHttpTrigger } from './http.js';
+import { consoleWriter, Logger, type LogLevel, type LogWriter } from './log.js';
+import { startQueueTriggers } from './queue.js';
+import { bindingResolver } from './settings.js';
+import { startTimerTriggers } from './timer.js';
+
+export interface HostOptions {
+  /** Project root: where host.json and functions/ are. */
+  root: string;
+  /** Function modules to load; default: every .ts/.js file in `<root>/functions`. */
+  modules?: string[];
+  /** Run only these functions (by name); default: all registered. */
+  only?: string[];
+  /** Trigger kinds to start; default: all. */
+  triggers?: Partial<Record<'http' | 'timer' | 'queue' | 'eventHub', boolean>>;
+  http?: { host?: string; port?: number };
+  /** Key for authLevel 'function'/'admin'; generated when omitted. */
+  functionKey?: string;
+  hostId?: string;
+  log?: LogWriter;
+  /** Adjusts host.json after it is read (tests shorten queue and Event Hubs timings). */
+  adjustHostJson?: (hostJson: HostJson) => void;
+}
+
+export interface Host {
+  http?: HttpTrigger;
+  functionKey: string;
+  functions: { name: string; trigger: string }[];
+  hostJson: HostJson;
+  stop(): Promise<void>;
+}
+
+const triggerKinds = {
+  httpTrigger: 'http',
+  timerTrigger: 'timer',
+  queueTrigger: 'queue',
+  eventHubTrigger: 'eventHub',
+} as const;
+
+export async function discoverFunctionModules(root: string): Promise<string[]> {
+  const dir = join(root, 'functions');
+  const files = await readdir(dir);
+  return files
+    .filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith('.d.ts') && !f.includes('.test.'))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+/**
+ * The local Functions host: loads the unmodified `functions/` modules, captures their
+ * registrations through `@azure/functions-core`, and drives HTTP, timer, queue and Event Hub
+ * triggers as the Azure Functions host does, reading host.json and app settings from the
+ * environment (already loaded from local.settings.json by the caller).
+ */
+export async function startHost(options: HostOptions): Promise<Host> {
+  const root = resolve(options.root);
+  const logger = new Logger(options.log ?? consoleWriter());
+  installFunctionsCore();
+  setCoreLogSink((level, category, message) =>
+    logger.child(category === 'system' ? 'worker' : category).log(level as LogLevel, message),
+  );
+  const hostJson = await readHostJson(join(root, 'host.json'));
+  options.adjustHostJson?.(hostJson);
+
+  for (const file of options.modules ?? (await discoverFunctionModules(root))) {
+    await import(pathToFileURL(resolve(root, file)).href);
+  }
+  const selected = registrations().filter((r) => !options.only || options.only.includes(r.metadata.name));
+  for (const hook of hooks('appStart')) await hook({ hookData: {}, appHookData: {} });
+
+  const env = process.env;
+  const resolveBinding = bindingResolver(env);
+  const byKind = (kind: (typeof triggerKinds)[keyof typeof triggerKinds]): Registration[] =>
+    options.triggers?.[kind] === false
+      ? []
+      : selected.filter((r) =>
+          Object.values(r.metadata.bindings).some(
+            (b) => triggerKinds[b.type as keyof typeof triggerKinds] === kind,
+          ),
+        );
+
+  const stops: (() => Promise<void>)[] = [];
+  const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
+  const hostId = options.hostId ?? 'localdev';
+  const webJobsStorage = () => blobService(readConnection(env, 'AzureWebJobsStorage'));
+  const host: Host = {
+    functionKey,
+    hostJson,
+    functions: selected.map((r) => ({
+      name: r.metadata.name,
+      trigger: Object.values(r.metadata.bindings).find((b) => b.type.endsWith('Trigger'))?.type ?? 'unknown',
+    })),
+    async stop() {
+      for (const stop of stops.reverse()) await stop().catch((err) => logger.warn('Stopping:', err));
+      for (const hook of hooks('appTerminate'))
+        await Promise.resolve(hook({ hookData: {}, appHookData: {} })).catch(() => {});
+    },
+  };
+
+  try {
+    const http = byKind('http');
+    if (http.length) {
+      host.http = await startHttpTrigger(http, {
+        host: options.http?.host ?? '127.0.0.1',
+        port: options.http?.port ?? 7071,
+        routePrefix: hostJson.extensions.http.routePrefix,
+        functionKey,
+        logger,
+      });
+      stops.push(() => host.http!.close());
+    }
+
+    const timers = byKind('timer');
+    if (timers.length) {
+      const statusContainer = webJobsStorage().getContainerClient('azure-webjobs-hosts');
+      await statusContainer.createIfNotExists();
+      const t = startTimerTriggers(timers, { logger, statusContainer, hostId, resolve: resolveBinding });
+      stops.push(() => t.stop());
+    }
+
+    const queues = byKind('queue');
+    if (queues.length) {
+      const q = startQueueTriggers(queues, {
+        logger,
+        settings: hostJson.extensions.queues,
+        serviceFor: (connection) => queueService(readConnection(env, connection)),
+        resolve: resolveBinding,
+      });
+      stops.push(() => q.stop());
+    }
+
+    const eventHubs = byKind('eventHub');
+    if (eventHubs.length) {
+      const checkpoints = webJobsStorage().getContainerClient('azure-webjobs-eventhub');
+      await checkpoints.createIfNotExists();
+      const store = new BlobCheckpointStore(checkpoints);
+      const e = startEventHubTriggers(eventHubs, {
+        logger,
+        settings: hostJson.extensions.eventHubs,
+        resolve: resolveBinding,
+        consumerFor: (connection, eventHubName, consumerGroup) => {
+          const c = readConnection(env, connection);
+          return c.kind === 'connectionString'
+            ? new EventHubConsumerClient(consumerGroup, c.connectionString, eventHubName, store)
+            : new EventHubConsumerClient(
+                consumerGroup,
+                c.fullyQualifiedNamespace ?? '',
+                eventHubName,
+                credentialFor(c),
+                store,
+              );
+        },
+      });
+      stops.push(() => e.stop());
+    }
+  } catch (err) {
+    await host.stop();
+    throw err;
+  }
+  return host;
+}

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import { InvocationContext, type RetryContext, type TriggerMetadata } from '@azure/functions';
+import type { BindingInfo, Registration } from './core.js';
+import type { Logger, LogLevel } from './log.js';
+
+export interface InvokeOptions {
+  triggerMetadata?: TriggerMetadata;
+  retryContext?: RetryContext;
+  invocationId?: string;
+}
+
+function triggerBinding(registration: Registration): BindingInfo {
+  const trigger = Object.values(registration.metadata.bindings).find((b) => b.type.endsWith('Trigger'));
+  if (!trigger) throw new Error(`Function ${registration.metadata.name} has no trigger binding`);
+  return trigger;
+}
+
+/** Calls a registered handler the way the Node.js worker does: (input, InvocationContext). */
+export async function invoke(
+  registration: Registration,
+  input: unknown,
+  logger: Logger,
+  options: InvokeOptions = {},
+): Promise<unknown> {
+  const invocationId = options.invocationId ?? randomUUID();
+  const name = registration.metadata.name;
+  const log = logger.child(`Functions.${name}`, invocationId);
+  const trigger = triggerBinding(registration);
+  const context = new InvocationContext({
+    invocationId,
+    functionName: name,
+    triggerMetadata: options.triggerMetadata,
+    retryContext: options.retryContext,
+    logHandler: (level, ...args) => log.log(level as LogLevel, ...args),
+    options: {
+      trigger: { ...trigger, name: trigger.name ?? 'trigger', type: trigger.type },
+      extraInputs: [],
+      extraOutputs: [],
+    },
+  });
+  const started = performance.now();
+  log.debug(`Executing (${trigger.type})`);
+  try {
+    const result = await registration.handler(input, context);
+    log.debug(`Executed in ${(performance.now() - started).toFixed(1)} ms`);
+    return result;
+  } catch (err) {
+    log.error(`Failed after ${(performance.now() - started).toFixed(1)} ms:`, err);
+    throw err;
+  }
+}
+
+export { triggerBinding };

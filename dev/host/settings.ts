@@ -1,0 +1,32 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * The `Values` of local.settings.json, falling back to local.settings.sample.json (whose values
+ * work with the local emulators), as `func start` loads them.
+ */
+export async function readLocalSettings(
+  root: string,
+): Promise<{ file: string; values: Record<string, string> }> {
+  for (const name of ['local.settings.json', 'local.settings.sample.json']) {
+    const file = join(root, name);
+    if (!existsSync(file)) continue;
+    const json = JSON.parse(await readFile(file, 'utf8')) as { Values?: Record<string, unknown> };
+    const values: Record<string, string> = {};
+    for (const [key, value] of Object.entries(json.Values ?? {})) values[key] = String(value);
+    return { file, values };
+  }
+  return { file: '', values: {} };
+}
+
+/** Resolves `%SETTING%` binding expressions against app settings, as the host does. */
+export function bindingResolver(env: NodeJS.ProcessEnv): (value: string) => string {
+  return (value) =>
+    value.replace(/%([^%]+)%/g, (_, name: string) => {
+      const resolved = env[name];
+      if (resolved === undefined)
+        throw new Error(`Binding expression %${name}% names an app setting that is not set`);
+      return resolved;
+    });
+}

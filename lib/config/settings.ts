@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/**
+ * Every app setting the app reads, defined once. The same names appear in
+ * `local.settings.sample.json`, in `bicep/` app settings and in the local runtime.
+ * Connection settings (`TelemetryStorage`, `EventHubConnection`, …) are read by
+ * `./connection.ts` because they follow the Functions naming convention instead.
+ */
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const name = z.string().regex(/^[A-Za-z0-9$][A-Za-z0-9._$-]{0,127}$/, 'expected a resource name');
+
+export const SettingsSchema = z.object({
+  /** Event Hub that carries telemetry from ingest to landing. */
+  EVENTHUB_NAME: name.default('telemetry'),
+  /** Consumer group of the landing function. */
+  LAND_CONSUMER_GROUP: name.default('land'),
+  /** Data Lake file system (a blob container on Azurite). */
+  LAKE_FILESYSTEM: name.default('lake'),
+  /** Cosmos DB database for metrics, user lookups and alerts. */
+  COSMOS_DATABASE: name.default('telemetry'),
+  /** Key of the local dev tenant, created by the local runtime; never set in Azure. */
+  TELEMETRY_DEV_KEY: z.string().min(16).optional(),
+  /** Admin API key (a Key Vault reference in Azure). */
+  TELEMETRY_ADMIN_KEY: z.string().min(16).optional(),
+  /** Master secret from which each tenant's pseudonymisation key is derived. */
+  PRIVACY_SECRET: z.string().min(16).default('local-development-privacy-secret'),
+
+  INGEST_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  INGEST_MAX_INFLATED_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
+  INGEST_MAX_EVENTS: int(1, 100_000).default(5000),
+  INGEST_MAX_EVENT_BYTES: int(256, 1024 * 1024).default(32 * 1024),
+  INGEST_MAX_DEPTH: int(2, 64).default(16),
+  INGEST_MAX_PACKAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  /** How long tenant config and keys are cached in memory, in seconds. */
+  CONFIG_CACHE_SECONDS: int(0, 3600).default(30),
+
+  LAND_GZIP_LEVEL: int(1, 9).default(6),
+  LAND_MAX_BLOCK_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(64 * 1024 * 1024),
+  LAND_MAX_BATCH_SIZE: int(1, 10_000).default(1000),
+
+  /** NCRONTAB schedule of the main function. */
+  MAIN_SCHEDULE: z.string().min(9).default('0 */1 * * * *'),
+  /** Time budget of one main run, in seconds (safely under functionTimeout). */
+  MAIN_TIME_BUDGET_SECONDS: int(5, 3600).default(240),
+  /** How far behind the watermark a pipeline may stay, in minutes. */
+  MAIN_BUFFER_MINUTES: int(0, 1440).default(0),
+  /** First state of a pipeline without a cursor (ISO time); default: oldest state in the block index. */
+  MAIN_START_TIME: z.iso.datetime({ offset: true }).optional(),
+
+  /** Whether the health endpoint also probes Cosmos DB. */
+  HEALTH_CHECK_COSMOS: bool.default(true),
+});
+
+export type Settings = z.infer<typeof SettingsSchema>;

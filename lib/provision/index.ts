@@ -1,0 +1,25 @@
+import type { Services } from '../services/index.js';
+
+/**
+ * The storage resources the app expects to exist. In Azure `bicep/` creates them; locally the
+ * dev runtime calls `provision` with the same lists. Every call is idempotent.
+ */
+export interface Resources {
+  tables: string[];
+  queues: string[];
+}
+
+export const resources: Resources = {
+  tables: [],
+  queues: [],
+};
+
+export async function provision(s: Services, extra: Partial<Resources> = {}): Promise<void> {
+  const tables = [...resources.tables, ...(extra.tables ?? [])];
+  const queues = [...resources.queues, ...(extra.queues ?? [])];
+  await s.lakeContainer.createIfNotExists();
+  await Promise.all([
+    ...tables.map((t) => s.tableService.createTable(t)),
+    ...queues.map((q) => s.queueService.getQueueClient(q).createIfNotExists()),
+  ]);
+}

@@ -1,0 +1,72 @@
+import type { CosmosClient } from '@azure/cosmos';
+import type { TableClient, TableServiceClient } from '@azure/data-tables';
+import type { EventHubProducerClient } from '@azure/event-hubs';
+import type { ContainerClient } from '@azure/storage-blob';
+import type { QueueServiceClient } from '@azure/storage-queue';
+import { cosmosClient } from '../clients/cosmos.js';
+import { eventHubProducer } from '../clients/eventhubs.js';
+import { blobService, queueService, tableClient, tableService } from '../clients/storage.js';
+import { type Config, getConfig } from '../config/index.js';
+
+/**
+ * The composition root of the function app: the Azure clients built from the config, created on
+ * first use and shared by every invocation of the process (as the Azure SDK guidance asks).
+ * Functions take what they need from here and pass it to plain `lib/` modules.
+ */
+export interface Services {
+  config: Config;
+  tableService: TableServiceClient;
+  table(name: string): TableClient;
+  queueService: QueueServiceClient;
+  /** The lake's file system, through the Blob API. */
+  lakeContainer: ContainerClient;
+  eventHubProducer: EventHubProducerClient;
+  cosmos: CosmosClient;
+  close(): Promise<void>;
+}
+
+function createServices(config: Config): Services {
+  const memo = new Map<string, unknown>();
+  const once = <T>(key: string, make: () => T): T => {
+    if (!memo.has(key)) memo.set(key, make());
+    return memo.get(key) as T;
+  };
+  const { connections } = config;
+  return {
+    config,
+    get tableService() {
+      return once('tableService', () => tableService(connections.storage));
+    },
+    table: (name) => once(`table:${name}`, () => tableClient(connections.storage, name)),
+    get queueService() {
+      return once('queueService', () => queueService(connections.storage));
+    },
+    get lakeContainer() {
+      return once('lake', () => blobService(connections.lake).getContainerClient(config.LAKE_FILESYSTEM));
+    },
+    get eventHubProducer() {
+      return once('producer', () => eventHubProducer(connections.eventHub, config.EVENTHUB_NAME));
+    },
+    get cosmos() {
+      return once('cosmos', () => cosmosClient(connections.cosmos));
+    },
+    async close() {
+      const producer = memo.get('producer') as EventHubProducerClient | undefined;
+      const cosmos = memo.get('cosmos') as CosmosClient | undefined;
+      memo.clear();
+      await producer?.close().catch(() => {});
+      cosmos?.dispose();
+    },
+  };
+}
+
+let current: Services | undefined;
+
+export function services(): Services {
+  const config = getConfig();
+  if (current?.config !== config) {
+    void current?.close();
+    current = createServices(config);
+  }
+  return current;
+}

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { HostJsonSchema } from '../../../dev/host/hostjson.js';
+import { retryDelay } from '../../../dev/host/retry.js';
+import { compileRoute } from '../../../dev/host/routes.js';
+import { bindingResolver } from '../../../dev/host/settings.js';
+
+describe('route templates', () => {
+  it.each([
+    ['api/v1/events', '/api/v1/events', {}],
+    ['api/v1/events', '/api/v1/events/', {}],
+    ['api/v1/packages/{id}', '/api/v1/packages/p-1', { id: 'p-1' }],
+    ['api/items/{id:int}', '/api/items/42', { id: '42' }],
+    ['api/items/{id:int}', '/api/items/x', undefined],
+    ['api/files/{*path}', '/api/files/a/b/c.txt', { path: 'a/b/c.txt' }],
+    ['api/a/{b?}', '/api/a', {}],
+    ['api/v1/events', '/api/v1/eventsx', undefined],
+    ['api/v1/{name}', '/api/v1/caf%C3%A9', { name: 'café' }],
+  ])('%s matches %s as %o', (template, path, params) => {
+    expect(compileRoute(template).match(path)).toEqual(params);
+  });
+});
+
+describe('retry policy', () => {
+  it('fixed delay stops after maxRetryCount', () => {
+    const policy = { retryStrategy: 'fixedDelay' as const, maxRetryCount: 2, delayInterval: { seconds: 3 } };
+    expect([1, 2, 3].map((n) => retryDelay(policy, n))).toEqual([3000, 3000, undefined]);
+  });
+  it('exponential back-off doubles up to the maximum, forever with -1', () => {
+    const policy = {
+      retryStrategy: 'exponentialBackoff' as const,
+      maxRetryCount: -1,
+      minimumInterval: { seconds: 1 },
+      maximumInterval: { seconds: 10 },
+    };
+    expect([1, 2, 3, 4, 5, 100].map((n) => retryDelay(policy, n))).toEqual([
+      1000, 2000, 4000, 8000, 10000, 10000,
+    ]);
+  });
+  it('no policy means no retry', () => {
+    expect(retryDelay(undefined, 1)).toBeUndefined();
+  });
+});
+
+describe('host.json', () => {
+  it('reads TimeSpans and defaults', () => {
+    const h = HostJsonSchema.parse({
+      version: '2.0',
+      extensions: { queues: { visibilityTimeout: '00:00:30', maxPollingInterval: '1.00:00:00.5' } },
+    });
+    expect(h.extensions.queues.visibilityTimeout).toBe(30_000);
+    expect(h.extensions.queues.maxPollingInterval).toBe(86_400_500);
+    expect(h.extensions.queues.maxDequeueCount).toBe(5);
+    expect(h.extensions.http.routePrefix).toBe('api');
+  });
+  it('rejects a malformed TimeSpan', () => {
+    expect(HostJsonSchema.safeParse({ version: '2.0', functionTimeout: '10 minutes' }).success).toBe(false);
+  });
+});
+
+describe('binding expressions', () => {
+  it('resolves %SETTING% and names a missing one', () => {
+    const resolve = bindingResolver({ HUB: 'telemetry' });
+    expect(resolve('%HUB%')).toBe('telemetry');
+    expect(resolve('plain')).toBe('plain');
+    expect(() => resolve('%NOPE%')).toThrow('%NOPE% names an app setting that is not set');
+  });
+});
