@@ -1,3 +1,5 @@
+import { blockIndexTable } from '../landing/blockIndex.js';
+import { landingTable } from '../landing/watermarks.js';
 import type { Services } from '../services/index.js';
 
 /**
@@ -10,7 +12,7 @@ export interface Resources {
 }
 
 export const resources: Resources = {
-  tables: [],
+  tables: [blockIndexTable, landingTable],
   queues: [],
 };
 

@@ -1,0 +1,35 @@
+import type { TableClient } from '@azure/data-tables';
+import type { EventHubProducerClient } from '@azure/event-hubs';
+import { type GlobalWatermark, globalWatermark, type PartitionProperties } from '../temporal/index.js';
+import { readWatermarks } from './watermarks.js';
+
+export interface ProgressDeps {
+  landing: TableClient;
+  eventHub: Pick<EventHubProducerClient, 'getPartitionIds' | 'getPartitionProperties' | 'eventHubName'>;
+  now: () => number;
+}
+
+/**
+ * The global landing watermark right now: landed watermarks from Table storage against the live
+ * partition properties from Event Hubs. `now` is read before the properties, so an event
+ * enqueued before it is always visible in them.
+ */
+export async function currentWatermark(deps: ProgressDeps, signal?: AbortSignal): Promise<GlobalWatermark> {
+  const nowMs = deps.now();
+  const ids = await deps.eventHub.getPartitionIds({ abortSignal: signal });
+  const [watermarks, partitions] = await Promise.all([
+    readWatermarks(deps.landing, deps.eventHub.eventHubName),
+    Promise.all(
+      ids.map(async (id): Promise<PartitionProperties> => {
+        const p = await deps.eventHub.getPartitionProperties(id, { abortSignal: signal });
+        return {
+          partitionId: p.partitionId,
+          isEmpty: p.isEmpty,
+          lastEnqueuedSequenceNumber: p.lastEnqueuedSequenceNumber,
+          lastEnqueuedOnUtc: p.lastEnqueuedOnUtc,
+        };
+      }),
+    ),
+  ]);
+  return globalWatermark(watermarks, partitions, nowMs);
+}
