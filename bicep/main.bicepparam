@@ -1,0 +1,9 @@
+using 'main.bicep'
+
+param name = 'telemetry'
+param partitionCount = 4
+// Supply secrets at deployment time, e.g.
+//   az deployment group create -g <rg> -f bicep/main.bicep -p bicep/main.bicepparam \
+//     -p adminKey=<key> privacySecret=<secret>
+param adminKey = readEnvironmentVariable('TELEMETRY_ADMIN_KEY', '')
+param privacySecret = readEnvironmentVariable('PRIVACY_SECRET', '')
