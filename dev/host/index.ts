@@ -152,14 +152,18 @@ export async function startHost(options: HostOptions): Promise<Host> {
         resolve: resolveBinding,
         consumerFor: (connection, eventHubName, consumerGroup) => {
           const c = readConnection(env, connection);
+          // Greedy: one host claims every free partition at once, as the Functions extension
+          // does, instead of one partition per 10 s load-balancing cycle.
+          const balancing = { loadBalancingOptions: { strategy: 'greedy' as const } };
           return c.kind === 'connectionString'
-            ? new EventHubConsumerClient(consumerGroup, c.connectionString, eventHubName, store)
+            ? new EventHubConsumerClient(consumerGroup, c.connectionString, eventHubName, store, balancing)
             : new EventHubConsumerClient(
                 consumerGroup,
                 c.fullyQualifiedNamespace ?? '',
                 eventHubName,
                 credentialFor(c),
                 store,
+                balancing,
               );
         },
       });

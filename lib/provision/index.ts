@@ -1,6 +1,7 @@
 import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
 import type { Services } from '../services/index.js';
+import { tenantTables } from '../tenants/tables.js';
 
 /**
  * The storage resources the app expects to exist. In Azure `bicep/` creates them; locally the
@@ -12,7 +13,7 @@ export interface Resources {
 }
 
 export const resources: Resources = {
-  tables: [blockIndexTable, landingTable],
+  tables: [blockIndexTable, landingTable, ...Object.values(tenantTables)],
   queues: [],
 };
 

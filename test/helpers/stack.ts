@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LogRecord } from '../../dev/host/log.js';
 import { freePorts, type Stack, type StackOptions, startStack } from '../../dev/stack.js';
@@ -24,15 +26,19 @@ export interface TestStack extends Stack {
  */
 export async function startTestStack(options: Partial<StackOptions> = {}): Promise<TestStack> {
   const logs: LogRecord[] = [];
+  // The sample settings, as `npm start` uses them; emulator endpoints then replace the connections.
+  const sample = JSON.parse(await readFile(join(root, 'local.settings.sample.json'), 'utf8')) as {
+    Values: Record<string, string>;
+  };
   const stack = await startStack({
     root,
     ports: freePorts,
     functionKey: 'test-function-key',
     ...options,
-    settings: { FUNCTIONS_WORKER_RUNTIME: 'node', ...unreachable, ...options.settings },
+    settings: { ...sample.Values, ...unreachable, ...options.settings },
     log: (record) => {
       logs.push(record);
-      if (process.env.TEST_HOST_LOG) console.log(`${record.level} [${record.category}] ${record.message}`);
+      if (process.env.TEST_HOST_LOG) console.log(`${record.time} ${record.level} [${record.category}] ${record.message}`);
     },
   });
   return {

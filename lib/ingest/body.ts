@@ -1,0 +1,240 @@
+import { Readable } from 'node:stream';
+import { createGunzip, gunzipSync } from 'node:zlib';
+import { IngestError } from './errors.js';
+import type { Limits } from './limits.js';
+
+export type BodyFormat = 'json' | 'ndjson';
+export type BodySource = AsyncIterable<Uint8Array>;
+
+const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+
+/** The body format from `Content-Type`; a missing type is read as JSON (what most clients mean). */
+export function bodyFormat(contentType: string | null): BodyFormat {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type === '' || type === 'application/json' || type === 'text/json') return 'json';
+  if (ndjsonTypes.has(type)) return 'ndjson';
+  throw new IngestError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `Content-Type ${type} is not accepted: send application/json (an array or {"events": [...]}) or application/x-ndjson`,
+  );
+}
+
+/** Whether the body is gzip, from `Content-Encoding`. */
+export function isGzip(contentEncoding: string | null): boolean {
+  const encoding = (contentEncoding ?? '').trim().toLowerCase();
+  if (encoding === '' || encoding === 'identity') return false;
+  if (encoding === 'gzip' || encoding === 'x-gzip') return true;
+  throw new IngestError(
+    'UNSUPPORTED_ENCODING',
+    `Content-Encoding ${encoding} is not accepted: send gzip or none`,
+  );
+}
+
+export interface DecodeOptions {
+  gzip: boolean;
+  maxBodyBytes: number;
+  maxInflatedBytes: number;
+}
+
+/** Counts bytes as sent and stops reading as soon as the cap is passed (nothing more is buffered). */
+async function* capped(source: BodySource, max: number): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > max) {
+      throw new IngestError(
+        'BODY_TOO_LARGE',
+        `The request body is larger than ${max} bytes as sent: split it`,
+      );
+    }
+    yield chunk;
+  }
+}
+
+/**
+ * The body's bytes, decoded and capped while reading: the as-sent cap is checked per chunk
+ * received, and gzip is inflated as a stream whose output is counted, so a gzip bomb is cut off
+ * after `maxInflatedBytes` rather than inflated into memory.
+ */
+export async function* decodedChunks(source: BodySource, options: DecodeOptions): AsyncGenerator<Buffer> {
+  const sent = capped(source, options.maxBodyBytes);
+  if (!options.gzip) {
+    for await (const chunk of sent) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    return;
+  }
+  const input = Readable.from(sent, { objectMode: false });
+  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+  input.on('error', (err) => gunzip.destroy(err));
+  input.pipe(gunzip);
+  let total = 0;
+  try {
+    for await (const chunk of gunzip as AsyncIterable<Buffer>) {
+      total += chunk.byteLength;
+      if (total > options.maxInflatedBytes) {
+        throw inflatedTooLarge(options.maxInflatedBytes);
+      }
+      yield chunk;
+    }
+  } catch (err) {
+    if (err instanceof IngestError) throw err;
+    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+  } finally {
+    input.destroy();
+    gunzip.destroy();
+  }
+}
+
+/**
+ * The whole decoded body of an events request. The as-sent bytes (at most 1 MiB by default) are
+ * read with the cap checked per chunk, then inflated in one call whose output is capped by zlib
+ * itself (`maxOutputLength` stops inflating there, so a bomb is cut off): several times faster than
+ * a streaming inflate of a small body, with the same memory bound.
+ */
+export async function readDecoded(source: BodySource, options: DecodeOptions): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of capped(source, options.maxBodyBytes)) {
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  const sent = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+  if (!options.gzip) {
+    // Uncompressed bodies count against the inflated cap too (it is the memory bound).
+    if (sent.byteLength > options.maxInflatedBytes) throw inflatedTooLarge(options.maxInflatedBytes);
+    return sent;
+  }
+  try {
+    return gunzipSync(sent, { maxOutputLength: options.maxInflatedBytes, chunkSize: 128 * 1024 });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
+      throw inflatedTooLarge(options.maxInflatedBytes);
+    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+  }
+}
+
+function inflatedTooLarge(max: number): IngestError {
+  return new IngestError(
+    'INFLATED_TOO_LARGE',
+    `The body inflates to more than ${max} bytes: send smaller requests`,
+  );
+}
+
+/** One item of a request: a parsed value, or why its line could not be parsed. */
+export type BodyItem =
+  | { value: unknown; bytes?: number }
+  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE'; message: string };
+
+/** Splits a decoded body into events: a JSON array, `{"events": [...]}`, or NDJSON lines. */
+export function parseBody(
+  body: Buffer,
+  format: BodyFormat,
+  limits: Pick<Limits, 'maxEvents' | 'maxEventBytes'>,
+): BodyItem[] {
+  if (format === 'ndjson') {
+    const items: BodyItem[] = [];
+    for (const line of splitLines(body)) {
+      if (items.length >= limits.maxEvents) throw tooMany(limits.maxEvents);
+      items.push(parseLine(line, limits.maxEventBytes));
+    }
+    return items;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new IngestError('BODY_MALFORMED', `The body is not valid JSON: ${(err as Error).message}`);
+  }
+  const events = Array.isArray(parsed)
+    ? parsed
+    : parsed !== null && typeof parsed === 'object' && Array.isArray((parsed as { events?: unknown }).events)
+      ? ((parsed as { events: unknown[] }).events as unknown[])
+      : undefined;
+  if (!events) {
+    throw new IngestError('BODY_SHAPE', 'Expected a JSON array of events or an object {"events": [...]}');
+  }
+  if (events.length > limits.maxEvents) throw tooMany(limits.maxEvents);
+  return events.map((value) => ({ value }));
+}
+
+function tooMany(max: number): IngestError {
+  return new IngestError('TOO_MANY_EVENTS', `A request carries at most ${max} events: split it`);
+}
+
+/** Parses one NDJSON line, refusing an oversized one before parsing it. */
+export function parseLine(line: Buffer, maxEventBytes: number): BodyItem {
+  if (line.byteLength > maxEventBytes) {
+    return { error: 'EVENT_TOO_LARGE', message: `The event is larger than ${maxEventBytes} bytes` };
+  }
+  try {
+    return { value: JSON.parse(line.toString('utf8')), bytes: line.byteLength };
+  } catch (err) {
+    return { error: 'EVENT_MALFORMED', message: `The line is not valid JSON: ${(err as Error).message}` };
+  }
+}
+
+/** Non-blank lines of a buffer (LF or CRLF); newline bytes never occur inside UTF-8 sequences. */
+export function* splitLines(body: Buffer): Generator<Buffer> {
+  let start = 0;
+  while (start < body.length) {
+    let end = body.indexOf(10, start);
+    if (end === -1) end = body.length;
+    const line = trimLine(body.subarray(start, end));
+    if (line.length > 0) yield line;
+    start = end + 1;
+  }
+}
+
+function trimLine(line: Buffer): Buffer {
+  let end = line.length;
+  while (end > 0 && (line[end - 1] === 13 || line[end - 1] === 32 || line[end - 1] === 9)) end--;
+  let start = 0;
+  while (start < end && (line[start] === 32 || line[start] === 9)) start++;
+  return line.subarray(start, end);
+}
+
+/** A line of a streamed file: its 1-based number and bytes, or `tooLong` when it passed the cap. */
+export type StreamLine = { lineNumber: number; line: Buffer } | { lineNumber: number; tooLong: true };
+
+/**
+ * Lines of a decoded stream, holding at most one line (up to `maxLineBytes`) in memory: an
+ * oversized line is reported and skipped without being buffered.
+ */
+export async function* streamLines(
+  chunks: AsyncIterable<Buffer>,
+  maxLineBytes: number,
+): AsyncGenerator<StreamLine> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let skipping = false;
+  let lineNumber = 0;
+  const finish = function* (): Generator<StreamLine> {
+    lineNumber++;
+    if (skipping) {
+      yield { lineNumber, tooLong: true };
+    } else {
+      const line = trimLine(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
+      if (line.length > 0) yield { lineNumber, line };
+    }
+    pending = [];
+    pendingBytes = 0;
+    skipping = false;
+  };
+  for await (const chunk of chunks) {
+    let start = 0;
+    while (start < chunk.length) {
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (!skipping) {
+        pendingBytes += end - start;
+        if (pendingBytes > maxLineBytes + 2) {
+          skipping = true;
+          pending = [];
+        } else if (end > start) {
+          pending.push(chunk.subarray(start, end));
+        }
+      }
+      if (nl === -1) break;
+      yield* finish();
+      start = nl + 1;
+    }
+  }
+  if (pendingBytes > 0 || skipping) yield* finish();
+}

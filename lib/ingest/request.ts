@@ -1,0 +1,77 @@
+import { type BodySource, bodyFormat, isGzip, parseBody, readDecoded } from './body.js';
+import { IngestError } from './errors.js';
+import type { Limits } from './limits.js';
+import type { PackOptions } from './pack.js';
+import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
+import type { Publisher } from './publisher.js';
+
+export interface IngestDeps {
+  publisher: Publisher;
+  /** Epoch ms; injected so tests pin the time window. */
+  clock: () => number;
+  limits: Limits;
+  pack?: PackOptions;
+}
+
+/** The parts of an HTTP request ingest reads (the Functions HttpRequest and fetch's Request both fit). */
+export interface IngestRequest {
+  headers: Headers;
+  body: BodySource | null;
+}
+
+/** JSON response of the ingest endpoints: status, headers and body. */
+export interface JsonResponse {
+  status: number;
+  headers?: Record<string, string>;
+  jsonBody: unknown;
+}
+
+/** Refuses a body whose declared length is already over the cap, before reading it. */
+export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
+  const declared = Number(headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    throw new IngestError(
+      'BODY_TOO_LARGE',
+      `The request body is larger than ${maxBytes} bytes as sent: split it`,
+    );
+  }
+}
+
+/** POST /v1/events for an authenticated tenant: decode, validate, pack, publish. */
+export async function ingestEvents(
+  request: IngestRequest,
+  rules: TenantRules,
+  deps: IngestDeps,
+): Promise<Outcome> {
+  const { limits } = deps;
+  const format = bodyFormat(request.headers.get('content-type'));
+  const gzip = isGzip(request.headers.get('content-encoding'));
+  checkDeclaredLength(request.headers, limits.maxBodyBytes);
+  const body = request.body
+    ? await readDecoded(request.body, {
+        gzip,
+        maxBodyBytes: limits.maxBodyBytes,
+        maxInflatedBytes: limits.maxInflatedBytes,
+      })
+    : Buffer.alloc(0);
+  if (body.length === 0)
+    throw new IngestError('BODY_SHAPE', 'The body is empty: send a JSON array of events');
+  const items = parseBody(body, format, limits);
+  const { packs, ...outcome } = processItems(items, rules, { limits, now: deps.clock(), pack: deps.pack });
+  await publishAll(deps.publisher, packs);
+  return outcome;
+}
+
+/** 202 when anything was accepted (or silently dropped), 400 with the same shape when nothing was. */
+export function outcomeResponse(outcome: Outcome): JsonResponse {
+  const status = outcome.accepted > 0 || outcome.rejected === 0 ? 202 : 400;
+  return { status, jsonBody: outcome };
+}
+
+/** The response for a thrown error: an IngestError's status and code, or a 500 that leaks nothing. */
+export function errorResponse(err: unknown): JsonResponse {
+  if (err instanceof IngestError) {
+    return { status: err.status, headers: err.headers, jsonBody: { code: err.code, message: err.message } };
+  }
+  return { status: 500, jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' } };
+}

@@ -1,0 +1,29 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+
+/** Keys are stored as SHA-256 hex only: a leaked table does not leak usable keys. */
+export function hashKey(key: string): string {
+  return createHash('sha256').update(key).digest('hex');
+}
+
+/** A new random API key (URL-safe, 256 bits). */
+export function generateKey(): string {
+  return randomBytes(32).toString('base64url');
+}
+
+/** The caller's key from `Authorization: Bearer <key>` or `x-api-key`. */
+export function apiKeyFrom(headers: Headers): string | undefined {
+  const auth = headers.get('authorization');
+  if (auth) {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);
+    if (match) return match[1];
+  }
+  return headers.get('x-api-key')?.trim() || undefined;
+}
+
+/** Constant-time comparison of a given key with the expected one. */
+export function keyEquals(given: string | undefined, expected: string | undefined): boolean {
+  if (!given || !expected) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(expected).digest();
+  return timingSafeEqual(a, b);
+}

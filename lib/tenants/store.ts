@@ -1,0 +1,99 @@
+import { RestError, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { IngestError } from '../ingest/errors.js';
+import { emptyPolicy, type PrivacyPolicy } from '../ingest/privacy.js';
+import { apiKeyFrom, hashKey } from './keys.js';
+import { TtlCache } from './ttl-cache.js';
+
+export const PrivacyPolicySchema = z.strictObject({
+  sensitiveFields: z.array(z.string().min(1).max(128)).max(100).default([]),
+  internalDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
+  internalIds: z.array(z.string().min(1).max(256)).max(10_000).default([]),
+});
+
+export interface Tenant {
+  id: string;
+  disabled: boolean;
+  policy: PrivacyPolicy;
+}
+
+const TENANT_PK = 'tenant';
+const KEY_PK = 'key';
+
+export function isNotFound(err: unknown): boolean {
+  return err instanceof RestError && err.statusCode === 404;
+}
+
+/** Tenants and their hashed API keys in Table storage, cached briefly in memory. */
+export class TenantStore {
+  private readonly byKey: TtlCache<Tenant | undefined>;
+  private readonly byId: TtlCache<Tenant | undefined>;
+
+  constructor(
+    private readonly tenants: TableClient,
+    private readonly keys: TableClient,
+    cacheSeconds: number,
+    clock: () => number = Date.now,
+  ) {
+    this.byKey = new TtlCache(cacheSeconds * 1000, clock);
+    this.byId = new TtlCache(cacheSeconds * 1000, clock);
+  }
+
+  async putTenant(id: string, policy: Partial<PrivacyPolicy> = {}, disabled = false): Promise<Tenant> {
+    const parsed = PrivacyPolicySchema.parse({ ...emptyPolicy, ...policy });
+    await this.tenants.upsertEntity(
+      { partitionKey: TENANT_PK, rowKey: id, policy: JSON.stringify(parsed), disabled },
+      'Replace',
+    );
+    this.byId.delete(id);
+    return { id, disabled, policy: parsed };
+  }
+
+  async getTenant(id: string): Promise<Tenant | undefined> {
+    return this.byId.get(id, async () => {
+      try {
+        const e = await this.tenants.getEntity<{ policy: string; disabled?: boolean }>(TENANT_PK, id);
+        const policy = PrivacyPolicySchema.safeParse(JSON.parse(e.policy));
+        return { id, disabled: e.disabled === true, policy: policy.success ? policy.data : emptyPolicy };
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  /** Stores a key (hashed) for a tenant; the key itself is never written anywhere. */
+  async addKey(tenant: string, key: string): Promise<void> {
+    await this.keys.upsertEntity({ partitionKey: KEY_PK, rowKey: hashKey(key), tenant }, 'Replace');
+    this.byKey.delete(hashKey(key));
+  }
+
+  async tenantForKey(key: string): Promise<Tenant | undefined> {
+    const hash = hashKey(key);
+    return this.byKey.get(hash, async () => {
+      try {
+        const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
+        return this.getTenant(e.tenant);
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    });
+  }
+
+  /** The caller's tenant, or the 401/403 that explains why there is none. */
+  async authenticate(headers: Headers): Promise<Tenant> {
+    const key = apiKeyFrom(headers);
+    if (!key) {
+      throw new IngestError(
+        'AUTH_REQUIRED',
+        'Send your tenant API key in "Authorization: Bearer <key>" or "x-api-key"',
+      );
+    }
+    const tenant = await this.tenantForKey(key);
+    if (!tenant)
+      throw new IngestError('AUTH_INVALID', 'The API key is not known: check it or ask for a new one');
+    if (tenant.disabled) throw new IngestError('FORBIDDEN', `Tenant ${tenant.id} is disabled`);
+    return tenant;
+  }
+}

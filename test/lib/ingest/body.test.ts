@@ -1,0 +1,177 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import {
+  bodyFormat,
+  decodedChunks,
+  isGzip,
+  parseBody,
+  readDecoded,
+  streamLines,
+} from '../../../lib/ingest/body.js';
+import { IngestError } from '../../../lib/ingest/errors.js';
+
+async function* chunksOf(buf: Buffer, size = 1000): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<[number, string] | 'ok'> {
+  try {
+    await promise;
+    return 'ok';
+  } catch (err) {
+    if (err instanceof IngestError) return [err.status, err.code];
+    throw err;
+  }
+}
+
+const limits = { maxEvents: 3, maxEventBytes: 100 };
+
+describe('content negotiation', () => {
+  it.each([
+    ['application/json', 'json'],
+    ['application/json; charset=utf-8', 'json'],
+    [null, 'json'],
+    ['application/x-ndjson', 'ndjson'],
+    ['application/ndjson', 'ndjson'],
+  ])('%s is %s', (type, format) => expect(bodyFormat(type)).toBe(format));
+
+  it.each(['text/plain', 'application/xml', 'multipart/form-data'])(
+    '%s is 415 UNSUPPORTED_MEDIA_TYPE',
+    (type) => {
+      expect(() => bodyFormat(type)).toThrow(
+        expect.objectContaining({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' }),
+      );
+    },
+  );
+
+  it.each([
+    [null, false],
+    ['identity', false],
+    ['gzip', true],
+    ['GZIP', true],
+    ['x-gzip', true],
+  ])('encoding %s', (enc, gz) => expect(isGzip(enc)).toBe(gz));
+
+  it.each(['br', 'deflate', 'zstd'])('encoding %s is 415 UNSUPPORTED_ENCODING', (enc) => {
+    expect(() => isGzip(enc)).toThrow(expect.objectContaining({ status: 415, code: 'UNSUPPORTED_ENCODING' }));
+  });
+});
+
+describe('reading with limits', () => {
+  const opts = { gzip: false, maxBodyBytes: 2000, maxInflatedBytes: 5000 };
+
+  it('reads a plain body', async () => {
+    expect((await readDecoded(chunksOf(Buffer.from('[1,2]')), opts)).toString()).toBe('[1,2]');
+  });
+
+  it('inflates gzip', async () => {
+    const body = gzipSync('[1,2,3]');
+    expect((await readDecoded(chunksOf(body), { ...opts, gzip: true })).toString()).toBe('[1,2,3]');
+  });
+
+  it.each([
+    ['as-sent bytes over the cap', Buffer.alloc(2001, 32), false, [413, 'BODY_TOO_LARGE']],
+    ['inflated bytes over the cap', gzipSync(Buffer.alloc(5001, 32)), true, [413, 'INFLATED_TOO_LARGE']],
+    [
+      'a gzip body over the as-sent cap',
+      gzipSync(Buffer.alloc(64 * 1024 * 1024)),
+      true,
+      [413, 'BODY_TOO_LARGE'],
+    ],
+    ['truncated gzip', gzipSync('[1,2,3]').subarray(0, 10), true, [400, 'BODY_MALFORMED']],
+    ['not gzip at all', Buffer.from('[1,2,3]'), true, [400, 'BODY_MALFORMED']],
+  ])('%s', async (_label, body, gzip, expected) => {
+    expect(await codeOf(readDecoded(chunksOf(body), { ...opts, gzip }))).toEqual(expected);
+  });
+
+  it('cuts a gzip bomb off at the inflated cap without inflating it whole', async () => {
+    const bomb = gzipSync(Buffer.alloc(256 * 1024 * 1024)); // ~256 KiB as sent
+    const before = process.memoryUsage().arrayBuffers;
+    const result = await codeOf(
+      readDecoded(chunksOf(bomb, 64 * 1024), {
+        gzip: true,
+        maxBodyBytes: 1024 * 1024,
+        maxInflatedBytes: 8 * 1024 * 1024,
+      }),
+    );
+    expect(result).toEqual([413, 'INFLATED_TOO_LARGE']);
+    expect(process.memoryUsage().arrayBuffers - before).toBeLessThan(64 * 1024 * 1024);
+  });
+
+  it('streams: decodedChunks stops at the inflated cap', async () => {
+    const bomb = gzipSync(Buffer.alloc(64 * 1024 * 1024));
+    let seen = 0;
+    const run = async () => {
+      for await (const chunk of decodedChunks(chunksOf(bomb, 4096), {
+        gzip: true,
+        maxBodyBytes: 1024 * 1024,
+        maxInflatedBytes: 1024 * 1024,
+      }))
+        seen += chunk.length;
+    };
+    expect(await codeOf(run())).toEqual([413, 'INFLATED_TOO_LARGE']);
+    expect(seen).toBeLessThanOrEqual(1024 * 1024);
+  });
+});
+
+describe('parseBody', () => {
+  it('reads a JSON array', () => {
+    expect(parseBody(Buffer.from('[{"a":1},2]'), 'json', limits)).toEqual([
+      { value: { a: 1 } },
+      { value: 2 },
+    ]);
+  });
+
+  it('reads {"events": [...]}', () => {
+    expect(parseBody(Buffer.from('{"events":[{"a":1}]}'), 'json', limits)).toEqual([{ value: { a: 1 } }]);
+  });
+
+  it('reads NDJSON with CRLF and blank lines; a bad line is its own error', () => {
+    const items = parseBody(Buffer.from('{"a":1}\r\n\n{bad\n{"b":2}'), 'ndjson', limits);
+    expect(items).toHaveLength(3);
+    expect(items[0]).toEqual({ value: { a: 1 }, bytes: 7 });
+    expect(items[1]).toMatchObject({ error: 'EVENT_MALFORMED' });
+    expect(items[2]).toEqual({ value: { b: 2 }, bytes: 7 });
+  });
+
+  it('refuses an oversized NDJSON line before parsing it', () => {
+    const items = parseBody(Buffer.from(`{"a":"${'x'.repeat(200)}"}\n{"b":1}`), 'ndjson', limits);
+    expect(items[0]).toMatchObject({ error: 'EVENT_TOO_LARGE' });
+    expect(items[1]).toEqual({ value: { b: 1 }, bytes: 7 });
+  });
+
+  it.each([
+    ['invalid JSON', '[1,', 'json', [400, 'BODY_MALFORMED']],
+    ['a bare object', '{"a":1}', 'json', [400, 'BODY_SHAPE']],
+    ['events not an array', '{"events":1}', 'json', [400, 'BODY_SHAPE']],
+    ['a string', '"x"', 'json', [400, 'BODY_SHAPE']],
+    ['too many events (array)', '[1,2,3,4]', 'json', [413, 'TOO_MANY_EVENTS']],
+    ['too many events (NDJSON)', '1\n2\n3\n4', 'ndjson', [413, 'TOO_MANY_EVENTS']],
+  ] as const)('%s', async (_label, text, format, expected) => {
+    expect(await codeOf((async () => parseBody(Buffer.from(text), format, limits))())).toEqual(expected);
+  });
+});
+
+describe('streamLines', () => {
+  async function collect(text: string, max: number, size: number) {
+    const out: unknown[] = [];
+    for await (const l of streamLines(
+      (async function* () {
+        for await (const c of chunksOf(Buffer.from(text), size)) yield Buffer.from(c);
+      })(),
+      max,
+    )) {
+      out.push('line' in l ? [l.lineNumber, l.line.toString()] : [l.lineNumber, 'too long']);
+    }
+    return out;
+  }
+
+  it.each([1, 3, 1000])('splits across chunk boundaries (chunks of %i)', async (size) => {
+    expect(await collect(`ab\r\n\ncd\n${'x'.repeat(50)}\nlast`, 20, size)).toEqual([
+      [1, 'ab'],
+      [3, 'cd'],
+      [4, 'too long'],
+      [5, 'last'],
+    ]);
+  });
+});

@@ -1,0 +1,97 @@
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
+import { defaultLimits } from '../../../lib/ingest/limits.js';
+import { ingestPackage } from '../../../lib/ingest/package.js';
+import { compilePolicy, emptyPolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { memoryPublisher } from '../../../lib/ingest/publisher.js';
+import type { PackageStats } from '../../../lib/tenants/packages.js';
+
+const now = Date.parse('2026-11-22T10:00:00.000Z');
+const rules = {
+  tenant: 't1',
+  policy: compilePolicy(emptyPolicy),
+  pseudonymizer: Pseudonymizer.forTenant('package-secret-0123456789', 't1'),
+  blocklist: compileBlocklist(['debug.*']),
+  optOut: false,
+  optOuts: new Set<string>(),
+};
+const line = (i: number, name = 'feature.used') =>
+  JSON.stringify({ id: `e${i}`, name, time: now - 1000, core: { deviceId: `d${i % 3}` } });
+
+async function run(text: string, gzip = false) {
+  const saved: PackageStats[] = [];
+  const publisher = memoryPublisher();
+  const buf = gzip ? gzipSync(text) : Buffer.from(text);
+  const stats = await ingestPackage(
+    {
+      headers: new Headers({
+        'content-type': 'application/x-ndjson',
+        ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+      }),
+      body: (async function* () {
+        for (let i = 0; i < buf.length; i += 777) yield buf.subarray(i, i + 777);
+      })(),
+    },
+    rules,
+    {
+      publisher,
+      clock: () => now,
+      limits: defaultLimits,
+      maxPackageBytes: 10 * 1024 * 1024,
+      save: async (s) => {
+        saved.push(s);
+      },
+    },
+  );
+  return { stats, saved, publisher };
+}
+
+const header = JSON.stringify({ package: { source: 'sdk-android', kind: 'spool' } });
+
+describe('ingestPackage', () => {
+  it('streams lines, counts them and reports errors by line number', async () => {
+    const body = [
+      header,
+      line(1),
+      '{oops',
+      line(2, 'debug.x'),
+      '',
+      line(3),
+      JSON.stringify({ name: 'x' }),
+    ].join('\n');
+    const { stats, saved, publisher } = await run(body, true);
+    expect(stats).toMatchObject({
+      tenant: 't1',
+      source: 'sdk-android',
+      kind: 'spool',
+      status: 'completed',
+      totalLines: 5,
+      accepted: 2,
+      rejected: 2,
+      dropped: 1,
+    });
+    expect(stats.errors.map((e) => [e.index, e.code])).toEqual([
+      [3, 'EVENT_MALFORMED'],
+      [7, 'MISSING_FIELD'],
+    ]);
+    expect(saved).toEqual([stats]);
+    expect(publisher.packs.reduce((n, p) => n + p.properties.count, 0)).toBe(2);
+  });
+
+  it('publishes a large file in chunks', async () => {
+    const body = [header, ...Array.from({ length: 5000 }, (_, i) => line(i))].join('\n');
+    const { stats, publisher } = await run(body);
+    expect(stats.accepted).toBe(5000);
+    expect(publisher.packs.length).toBeGreaterThan(3);
+  });
+
+  it.each([
+    ['no header', line(1)],
+    ['an unknown kind', JSON.stringify({ package: { source: 's', kind: 'zip' } })],
+    ['an empty file', ''],
+    ['a header with extra fields', JSON.stringify({ package: { source: 's', kind: 'spool', x: 1 } })],
+  ])('rejects %s with 400 PACKAGE_HEADER', async (_l, text) => {
+    await expect(run(`${text}\n${line(1)}`)).rejects.toMatchObject({ status: 400, code: 'PACKAGE_HEADER' });
+  });
+});

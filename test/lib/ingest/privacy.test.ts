@@ -1,0 +1,84 @@
+import { createHmac } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  compilePolicy,
+  emptyPolicy,
+  Pseudonymizer,
+  privateCore,
+  privateFields,
+  resolveUserKind,
+  tenantKey,
+} from '../../../lib/ingest/privacy.js';
+
+const secret = 'test-privacy-secret-0123456789';
+const p = Pseudonymizer.forTenant(secret, 't1');
+const expected = (v: string, tenant = 't1') =>
+  createHmac('sha256', tenantKey(secret, tenant)).update(v).digest('hex').slice(0, 32);
+
+describe('pseudonyms', () => {
+  it('are HMAC-SHA-256 under the tenant key, hex, 32 chars, stable', () => {
+    expect(p.pseudonym('alice')).toBe(expected('alice'));
+    expect(p.pseudonym('alice')).toMatch(/^[0-9a-f]{32}$/);
+    expect(p.pseudonym('alice')).toBe(p.pseudonym('alice'));
+  });
+
+  it('differ between tenants and between values', () => {
+    expect(Pseudonymizer.forTenant(secret, 't2').pseudonym('alice')).toBe(expected('alice', 't2'));
+    expect(Pseudonymizer.forTenant(secret, 't2').pseudonym('alice')).not.toBe(p.pseudonym('alice'));
+    expect(p.pseudonym('bob')).not.toBe(p.pseudonym('alice'));
+  });
+});
+
+describe('userKind', () => {
+  const policy = compilePolicy({
+    sensitiveFields: [],
+    internalDomains: ['Contoso.com'],
+    internalIds: ['dev-qa', 'u-qa'],
+  });
+  it.each([
+    ['explicit external wins over lists', { deviceId: 'dev-qa', userKind: 'external' }, 'external'],
+    ['explicit test', { deviceId: 'd', userKind: 'test' }, 'test'],
+    ['internal email domain', { deviceId: 'd', userId: 'Ann@contoso.COM' }, 'internal'],
+    ['a look-alike domain is external', { deviceId: 'd', userId: 'ann@notcontoso.com' }, 'external'],
+    ['internal device id', { deviceId: 'dev-qa' }, 'internal'],
+    ['internal user id', { deviceId: 'd', userId: 'u-qa' }, 'internal'],
+    ['default is external', { deviceId: 'd', userId: 'x@example.com' }, 'external'],
+  ] as const)('%s', (_l, core, kind) => expect(resolveUserKind(core, policy)).toBe(kind));
+});
+
+describe('privateCore and privateFields', () => {
+  const policy = compilePolicy({
+    sensitiveFields: ['email', 'locale'],
+    internalDomains: [],
+    internalIds: [],
+  });
+  const core = { deviceId: 'd1', userId: 'u1', sessionId: 's1', os: 'iOS', locale: 'de-DE' };
+
+  it('hashes deviceId, userId, sessionId and listed core fields for external users', () => {
+    expect(privateCore(core, 'external', policy, p)).toEqual({
+      deviceId: expected('d1'),
+      userId: expected('u1'),
+      sessionId: expected('s1'),
+      os: 'iOS',
+      locale: expected('de-DE'),
+      userKind: 'external',
+    });
+  });
+
+  it.each(['internal', 'test'] as const)('keeps raw values for %s users', (kind) => {
+    expect(privateCore(core, kind, policy, p)).toEqual({ ...core, userKind: kind });
+  });
+
+  it('hashes listed and seed fields in data and custom, without touching the input', () => {
+    const custom = { email: 'a@b.c', count: 3, screen: 'home' };
+    const data = { sessionId: 's1', userId: 42 };
+    expect(privateFields(custom, policy, p)).toEqual({ email: expected('a@b.c'), count: 3, screen: 'home' });
+    expect(privateFields(data, policy, p)).toEqual({ sessionId: expected('s1'), userId: expected('42') });
+    expect(custom.email).toBe('a@b.c');
+  });
+
+  it('returns the same object when nothing is sensitive', () => {
+    const custom = { screen: 'home' };
+    expect(privateFields(custom, compilePolicy(emptyPolicy), p)).toBe(custom);
+  });
+});

@@ -1,0 +1,219 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
+import { IngestError } from '../../../lib/ingest/errors.js';
+import { defaultLimits } from '../../../lib/ingest/limits.js';
+import type { TenantRules } from '../../../lib/ingest/pipeline.js';
+import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { memoryPublisher, type Publisher } from '../../../lib/ingest/publisher.js';
+import { errorResponse, ingestEvents, outcomeResponse } from '../../../lib/ingest/request.js';
+import { RawEventSchema } from '../../../lib/schema/index.js';
+
+const now = Date.parse('2026-11-22T10:00:00.000Z');
+const clock = () => now;
+const pseudonymizer = Pseudonymizer.forTenant('test-privacy-secret-0123456789', 't1');
+
+function rules(overrides: Partial<TenantRules> = {}): TenantRules {
+  return {
+    tenant: 't1',
+    policy: compilePolicy({ sensitiveFields: [], internalDomains: ['contoso.com'], internalIds: [] }),
+    pseudonymizer,
+    blocklist: compileBlocklist(['debug.*']),
+    optOut: false,
+    optOuts: new Set(),
+    ...overrides,
+  };
+}
+
+const ev = (n: number, extra: Record<string, unknown> = {}) => ({
+  id: `e${n}`,
+  name: 'feature.used',
+  time: '2026-11-22T09:00:00.000Z',
+  core: { deviceId: `d${n % 2}`, userId: `u${n}` },
+  ...extra,
+});
+
+function req(body: string | Buffer, headers: Record<string, string> = {}) {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  return {
+    headers: new Headers({ 'content-type': 'application/json', ...headers }),
+    body: (async function* () {
+      yield buf;
+    })(),
+  };
+}
+
+function lines(publisher: ReturnType<typeof memoryPublisher>): Record<string, unknown>[] {
+  return publisher.packs.flatMap((p) =>
+    gunzipSync(p.body)
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l)),
+  );
+}
+
+describe('ingestEvents', () => {
+  it('accepts good events, rejects bad ones by index, and publishes raw events per device', async () => {
+    const publisher = memoryPublisher();
+    const body = JSON.stringify([
+      ev(0),
+      { ...ev(1), name: '!' },
+      ev(2),
+      ev(3, { core: { deviceId: 'x', userId: 'a@contoso.com' } }),
+    ]);
+    const outcome = await ingestEvents(req(body), rules(), { publisher, clock, limits: defaultLimits });
+    expect(outcome).toEqual({
+      accepted: 3,
+      rejected: 1,
+      dropped: 0,
+      errors: [{ index: 1, code: 'INVALID_NAME', path: 'name', message: expect.stringContaining('name') }],
+    });
+    expect(outcomeResponse(outcome).status).toBe(202);
+    const stored = lines(publisher);
+    for (const line of stored) expect(RawEventSchema.safeParse(line).success).toBe(true);
+    expect(stored[0]).toEqual({
+      id: 'e0',
+      name: 'feature.used',
+      time: '2026-11-22T09:00:00.000Z',
+      tenant: 't1',
+      receivedAt: '2026-11-22T10:00:00.000Z',
+      core: {
+        deviceId: pseudonymizer.pseudonym('d0'),
+        userId: pseudonymizer.pseudonym('u0'),
+        userKind: 'external',
+      },
+    });
+    // internal by email domain: raw values kept
+    expect(stored.find((l) => l.id === 'e3')?.core).toEqual({
+      deviceId: 'x',
+      userId: 'a@contoso.com',
+      userKind: 'internal',
+    });
+    expect(publisher.packs.map((p) => p.partitionKey).sort()).toEqual(
+      [`t1:${pseudonymizer.pseudonym('d0')}`, 't1:x'].sort(),
+    );
+  });
+
+  it('reads gzip NDJSON', async () => {
+    const publisher = memoryPublisher();
+    const body = gzipSync([ev(0), ev(1)].map((e) => JSON.stringify(e)).join('\n'));
+    const outcome = await ingestEvents(
+      req(body, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }),
+      rules(),
+      { publisher, clock, limits: defaultLimits },
+    );
+    expect(outcome.accepted).toBe(2);
+  });
+
+  it('drops blocked, opted-out and tenant-off events silently and counts them', async () => {
+    const publisher = memoryPublisher();
+    const body = JSON.stringify([ev(0, { name: 'debug.trace' }), ev(1), ev(2), ev(3)]);
+    const outcome = await ingestEvents(
+      req(body),
+      rules({ optOuts: new Set([pseudonymizer.pseudonym('u1'), pseudonymizer.pseudonym('d0')]) }),
+      { publisher, clock, limits: defaultLimits },
+    );
+    // d0 devices: e0 (blocked anyway), e2; u1 user
+    expect(outcome).toEqual({ accepted: 1, rejected: 0, dropped: 3, errors: [] });
+    expect(lines(publisher).map((l) => l.id)).toEqual(['e3']);
+
+    const off = await ingestEvents(req(JSON.stringify([ev(0)])), rules({ optOut: true }), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: defaultLimits,
+    });
+    expect(outcomeResponse(off)).toEqual({
+      status: 202,
+      jsonBody: { accepted: 0, rejected: 0, dropped: 1, errors: [] },
+    });
+  });
+
+  it('answers 400 with the same shape when nothing is accepted', async () => {
+    const outcome = await ingestEvents(req(JSON.stringify([{ name: 'x' }])), rules(), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: defaultLimits,
+    });
+    expect(outcomeResponse(outcome)).toEqual({
+      status: 400,
+      jsonBody: {
+        accepted: 0,
+        rejected: 1,
+        dropped: 0,
+        errors: [expect.objectContaining({ index: 0, code: 'MISSING_FIELD' })],
+      },
+    });
+  });
+
+  it('assigns the same server id to the same id-less event', async () => {
+    const publisher = memoryPublisher();
+    const { id: _drop, ...noId } = ev(0);
+    await ingestEvents(req(JSON.stringify([noId, noId])), rules(), {
+      publisher,
+      clock,
+      limits: defaultLimits,
+    });
+    const [a, b] = lines(publisher);
+    expect(a?.id).toMatch(/^s[0-9a-f]{32}$/);
+    expect(a?.id).toBe(b?.id);
+  });
+
+  it('rejects an event that is too large once serialised', async () => {
+    const outcome = await ingestEvents(
+      req(JSON.stringify([ev(0, { custom: { big: 'x'.repeat(400) } }), ev(1)])),
+      rules(),
+      { publisher: memoryPublisher(), clock, limits: { ...defaultLimits, maxEventBytes: 300 } },
+    );
+    expect(outcome.errors).toEqual([expect.objectContaining({ index: 0, code: 'EVENT_TOO_LARGE' })]);
+    expect(outcome.accepted).toBe(1);
+  });
+
+  it('turns a publish failure into 503 + Retry-After, accepting nothing', async () => {
+    const failing: Publisher = {
+      publish: async () => {
+        throw new Error('ServiceBusy');
+      },
+    };
+    const run = ingestEvents(req(JSON.stringify([ev(0)])), rules(), {
+      publisher: failing,
+      clock,
+      limits: defaultLimits,
+    });
+    const err = await run.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IngestError);
+    expect(errorResponse(err)).toEqual({
+      status: 503,
+      headers: { 'retry-after': '5' },
+      jsonBody: { code: 'PUBLISH_UNAVAILABLE', message: expect.stringContaining('resend') },
+    });
+  });
+
+  it.each([
+    ['an empty body', '', {}, 400, 'BODY_SHAPE'],
+    [
+      'a declared length over the cap',
+      '[]',
+      { 'content-length': String(2 * 1024 * 1024) },
+      413,
+      'BODY_TOO_LARGE',
+    ],
+    ['an unknown content type', '[]', { 'content-type': 'text/csv' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+    ['an unknown encoding', '[]', { 'content-encoding': 'br' }, 415, 'UNSUPPORTED_ENCODING'],
+    ['malformed JSON', '[{', {}, 400, 'BODY_MALFORMED'],
+  ])('%s -> %i %s', async (_l, body, headers, status, code) => {
+    const err = await ingestEvents(req(body, headers), rules(), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: defaultLimits,
+    }).catch((e: unknown) => e);
+    expect(errorResponse(err)).toMatchObject({ status, jsonBody: { code } });
+  });
+
+  it('hides unexpected errors behind a 500 without details', () => {
+    expect(errorResponse(new Error('secret detail'))).toEqual({
+      status: 500,
+      jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' },
+    });
+  });
+});

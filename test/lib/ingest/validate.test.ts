@@ -1,0 +1,182 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_EVENT_AGE_MS, MAX_EVENT_LEAD_MS, validateEvent } from '../../../lib/ingest/validate.js';
+
+const now = Date.parse('2026-11-22T10:00:00.000Z');
+const opts = { now, maxDepth: 16 };
+
+function event(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    id: 'e-1',
+    name: 'feature.used',
+    time: '2026-11-22T09:59:00.000Z',
+    core: { deviceId: 'd-1', userId: 'u-1' },
+    data: { feature: 'search' },
+    custom: { screen: 'home', n: 1, ok: true },
+    ...overrides,
+  };
+}
+
+function nest(depth: number): unknown {
+  let node: unknown = 1;
+  for (let i = 0; i < depth; i++) node = { a: node };
+  return node;
+}
+
+describe('validateEvent accepts', () => {
+  it.each([
+    ['a minimal event', { name: 'x', time: now, core: { deviceId: 'd' } }],
+    ['a full event', event()],
+    ['epoch milliseconds', event({ time: now - 1000 })],
+    ['an offset time', event({ time: '2026-11-22T11:59:00+02:00' })],
+    ['a time without milliseconds', event({ time: '2026-11-22T09:59:00Z' })],
+    ['exactly 7 days old', event({ time: now - MAX_EVENT_AGE_MS })],
+    ['exactly 1 hour ahead', event({ time: now + MAX_EVENT_LEAD_MS })],
+    ['a view', event({ name: 'view', data: { contentId: 'c', accountId: 'a' } })],
+    [
+      'an alarm',
+      event({
+        name: 'alarm',
+        data: {
+          stationId: 's',
+          datapointId: 'p',
+          alarmId: 'a',
+          value: 1.5,
+          valueThreshold: 1,
+          isActive: true,
+        },
+      }),
+    ],
+    ['a fault', event({ name: 'fault', data: { kind: 'TypeError', message: 'boom', fatal: false } })],
+    ['a session start', event({ name: 'session.start', data: { sessionId: 's' } })],
+    ['a session end', event({ name: 'session.end', data: { sessionId: 's' } })],
+    ['data nested to the depth limit', event({ data: nest(15) })],
+    ['unknown top-level fields (dropped)', event({ extra: 1 })],
+    ['all user kinds', event({ core: { deviceId: 'd', userKind: 'test' } })],
+  ])('%s', (_label, value) => {
+    const result = validateEvent(value, opts);
+    expect(result.ok ? 'ok' : result.error).toBe('ok');
+  });
+
+  it('normalises the time to ISO UTC', () => {
+    const a = validateEvent(event({ time: '2026-11-22T11:59:00+02:00' }), opts);
+    const b = validateEvent(event({ time: now - 60_000 }), opts);
+    const c = validateEvent(event({ time: '2026-02-29T10:00:00.000Z' }), {
+      ...opts,
+      now: Date.parse('2026-03-02T00:00:00Z'),
+    });
+    expect(a.ok && a.event.time).toBe('2026-11-22T09:59:00.000Z');
+    expect(b.ok && b.event.time).toBe('2026-11-22T09:59:00.000Z');
+    // 2026 is not a leap year: the rolled-over date is stored, never the impossible string.
+    expect(c.ok && c.event.time).toBe('2026-03-01T10:00:00.000Z');
+  });
+
+  it('drops __proto__-style keys from custom and free data, harmlessly', () => {
+    const value = JSON.parse(
+      '{"name":"x","time":1795341540000,"core":{"deviceId":"d"},"custom":{"__proto__":{"polluted":true},"a":1},"data":{"nested":{"__proto__":{"polluted":true},"constructor":{"prototype":{"p":1}}}}}',
+    );
+    const result = validateEvent(value, opts);
+    expect(result.ok).toBe(true);
+    if (!result.ok) return;
+    expect(result.event.custom).toEqual({ a: 1 });
+    expect(result.event.data).toEqual({ nested: {} });
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
+
+describe('validateEvent rejects', () => {
+  it.each([
+    ['a non-object', 42, 'EVENT_NOT_OBJECT', ''],
+    ['an array', [], 'EVENT_NOT_OBJECT', ''],
+    ['null', null, 'EVENT_NOT_OBJECT', ''],
+    ['a missing name', event({ name: undefined }), 'MISSING_FIELD', 'name'],
+    ['a bad name', event({ name: '1abc' }), 'INVALID_NAME', 'name'],
+    ['a name with spaces', event({ name: 'a b' }), 'INVALID_NAME', 'name'],
+    ['a 129-char name', event({ name: `a${'b'.repeat(128)}` }), 'INVALID_NAME', 'name'],
+    ['an empty id', event({ id: '' }), 'INVALID_FIELD', 'id'],
+    ['a 65-char id', event({ id: 'x'.repeat(65) }), 'INVALID_FIELD', 'id'],
+    ['a numeric id', event({ id: 5 }), 'INVALID_FIELD', 'id'],
+    ['a missing time', event({ time: undefined }), 'MISSING_FIELD', 'time'],
+    ['a zone-less time', event({ time: '2026-11-22T09:59:00' }), 'INVALID_TIME', 'time'],
+    ['a date-only time', event({ time: '2026-11-22' }), 'INVALID_TIME', 'time'],
+    ['a fractional epoch', event({ time: now + 0.5 }), 'INVALID_TIME', 'time'],
+    ['a negative epoch', event({ time: -1 }), 'INVALID_TIME', 'time'],
+    ['an impossible date', event({ time: '2026-13-40T00:00:00Z' }), 'INVALID_TIME', 'time'],
+    ['an event older than 7 days', event({ time: now - MAX_EVENT_AGE_MS - 1 }), 'TIME_TOO_OLD', 'time'],
+    ['an event more than 1 h ahead', event({ time: now + MAX_EVENT_LEAD_MS + 1 }), 'TIME_IN_FUTURE', 'time'],
+    ['a missing core', event({ core: undefined }), 'MISSING_FIELD', 'core'],
+    ['a missing deviceId', event({ core: { userId: 'u' } }), 'MISSING_FIELD', 'core.deviceId'],
+    ['an empty deviceId', event({ core: { deviceId: '' } }), 'INVALID_FIELD', 'core.deviceId'],
+    ['a numeric userId', event({ core: { deviceId: 'd', userId: 7 } }), 'INVALID_FIELD', 'core.userId'],
+    [
+      'an unknown core field',
+      event({ core: { deviceId: 'd', email: 'a@b' } }),
+      'UNKNOWN_FIELD',
+      'core.email',
+    ],
+    [
+      'a bad userKind',
+      event({ core: { deviceId: 'd', userKind: 'admin' } }),
+      'INVALID_FIELD',
+      'core.userKind',
+    ],
+    ['a nested custom value', event({ custom: { a: { b: 1 } } }), 'INVALID_FIELD', 'custom.a'],
+    ['a null custom value', event({ custom: { a: null } }), 'INVALID_FIELD', 'custom.a'],
+    [
+      'more than 64 custom keys',
+      event({ custom: Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, i])) }),
+      'INVALID_FIELD',
+      'custom',
+    ],
+    ['an array as data', event({ data: [1] }), 'INVALID_FIELD', 'data'],
+    ['a view without contentId', event({ name: 'view', data: {} }), 'MISSING_FIELD', 'data.contentId'],
+    ['a view without data', event({ name: 'view', data: undefined }), 'MISSING_FIELD', 'data'],
+    [
+      'a view with an extra field',
+      event({ name: 'view', data: { contentId: 'c', x: 1 } }),
+      'UNKNOWN_FIELD',
+      'data.x',
+    ],
+    [
+      'an alarm with a string value',
+      event({
+        name: 'alarm',
+        data: {
+          stationId: 's',
+          datapointId: 'p',
+          alarmId: 'a',
+          value: '1',
+          valueThreshold: 1,
+          isActive: true,
+        },
+      }),
+      'INVALID_DATA',
+      'data.value',
+    ],
+    [
+      'a fault without fatal',
+      event({ name: 'fault', data: { kind: 'k', message: 'm' } }),
+      'MISSING_FIELD',
+      'data.fatal',
+    ],
+    [
+      'a session.start without sessionId',
+      event({ name: 'session.start', data: {} }),
+      'MISSING_FIELD',
+      'data.sessionId',
+    ],
+    ['data nested too deep', event({ data: nest(16) }), 'EVENT_TOO_DEEP', 'data'],
+  ])('%s', (_label, value, code, path) => {
+    const result = validateEvent(value, opts);
+    expect(result.ok).toBe(false);
+    if (result.ok) return;
+    expect({ code: result.error.code, path: result.error.path }).toEqual({ code, path });
+    expect(result.error.message.length).toBeGreaterThan(5);
+  });
+
+  it('explains a bad time in words a person can act on', () => {
+    const result = validateEvent(event({ time: 'yesterday' }), opts);
+    expect(!result.ok && result.error.message).toBe(
+      'time: expected ISO-8601 with a zone (e.g. 2026-11-22T10:00:00.123Z) or epoch milliseconds',
+    );
+  });
+});

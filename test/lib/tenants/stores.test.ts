@@ -1,0 +1,123 @@
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Azurite, startAzurite } from '../../../dev/emulators/azurite.js';
+import { ConfigStore } from '../../../lib/tenants/config.js';
+import { ensureDevTenant } from '../../../lib/tenants/dev.js';
+import { hashKey } from '../../../lib/tenants/keys.js';
+import { OptOutStore } from '../../../lib/tenants/optouts.js';
+import { PackageStore } from '../../../lib/tenants/packages.js';
+import { TenantStore } from '../../../lib/tenants/store.js';
+
+let azurite: Azurite;
+const tables: Record<string, TableClient> = {};
+
+beforeAll(async () => {
+  azurite = await startAzurite({ blobPort: 0, queuePort: 0, tablePort: 0 });
+  for (const name of ['tenants', 'apikeys', 'tenantconfig', 'optouts', 'packages']) {
+    tables[name] = TableClient.fromConnectionString(azurite.connectionString, name, {
+      allowInsecureConnection: true,
+    });
+    await tables[name].createTable();
+  }
+});
+afterAll(() => azurite?.stop());
+
+describe('TenantStore', () => {
+  it('creates the dev tenant idempotently and resolves its key; stores only the hash', async () => {
+    const store = new TenantStore(tables.tenants!, tables.apikeys!, 0);
+    await ensureDevTenant(store, 'dev-key-0123456789abcdef');
+    const again = await ensureDevTenant(store, 'dev-key-0123456789abcdef');
+    expect(again).toEqual({ tenant: 'dev', key: 'dev-key-0123456789abcdef' });
+    expect((await store.tenantForKey('dev-key-0123456789abcdef'))?.id).toBe('dev');
+    const rows = [];
+    for await (const row of tables.apikeys!.listEntities()) rows.push(row);
+    expect(rows.map((r) => r.rowKey)).toEqual([hashKey('dev-key-0123456789abcdef')]);
+  });
+
+  it.each([
+    [{}, 401, 'AUTH_REQUIRED'],
+    [{ authorization: 'Bearer nope-nope-nope' }, 401, 'AUTH_INVALID'],
+    [{ 'x-api-key': 'disabled-key-0123456789' }, 403, 'FORBIDDEN'],
+  ])('authenticate %o -> %i %s', async (headers, status, code) => {
+    const store = new TenantStore(tables.tenants!, tables.apikeys!, 0);
+    await store.putTenant('off', {}, true);
+    await store.addKey('off', 'disabled-key-0123456789');
+    await expect(store.authenticate(new Headers(headers))).rejects.toMatchObject({ status, code });
+  });
+
+  it('caches lookups for CONFIG_CACHE_SECONDS', async () => {
+    let t = 0;
+    const store = new TenantStore(tables.tenants!, tables.apikeys!, 30, () => t);
+    await store.putTenant('c1', { sensitiveFields: ['email'] });
+    expect((await store.getTenant('c1'))?.policy.sensitiveFields).toEqual(['email']);
+    await new TenantStore(tables.tenants!, tables.apikeys!, 0).putTenant('c1', {
+      sensitiveFields: ['phone'],
+    });
+    expect((await store.getTenant('c1'))?.policy.sensitiveFields).toEqual(['email']);
+    t = 31_000;
+    expect((await store.getTenant('c1'))?.policy.sensitiveFields).toEqual(['phone']);
+  });
+});
+
+describe('ConfigStore', () => {
+  it('starts at version 0 with defaults; put bumps the version and the ETag', async () => {
+    const store = new ConfigStore(tables.tenantconfig!, 0);
+    const first = await store.get('t1');
+    expect(first).toEqual({
+      version: 0,
+      etag: '"t1-v0"',
+      config: { blocklist: [], sampling: {}, uploadIntervalSeconds: 60, optOut: false },
+    });
+    const saved = await store.put('t1', { blocklist: ['debug.*'], sampling: { view: 0.5 } });
+    expect(saved.version).toBe(1);
+    expect(saved.etag).toBe('"t1-v1"');
+    expect((await store.get('t1')).config.blocklist).toEqual(['debug.*']);
+    await expect(store.put('t1', {}, '"t1-v0"')).rejects.toMatchObject({
+      status: 412,
+      code: 'PRECONDITION_FAILED',
+    });
+    expect((await store.put('t1', {}, '"t1-v1"')).version).toBe(2);
+  });
+
+  it.each([
+    [{ blocklist: ['de*bug'] }],
+    [{ sampling: { view: 2 } }],
+    [{ uploadIntervalSeconds: 1 }],
+    [{ unknown: true }],
+  ])('rejects %o with 400 CONFIG_INVALID', async (input) => {
+    await expect(new ConfigStore(tables.tenantconfig!, 0).put('t2', input)).rejects.toMatchObject({
+      status: 400,
+      code: 'CONFIG_INVALID',
+    });
+  });
+});
+
+describe('OptOutStore and PackageStore', () => {
+  it('lists opt-outs per tenant', async () => {
+    const store = new OptOutStore(tables.optouts!, 0);
+    await store.add('t1', 'aaaa');
+    await store.add('t2', 'bbbb');
+    expect([...(await store.list('t1'))]).toEqual(['aaaa']);
+  });
+
+  it('round-trips package stats', async () => {
+    const store = new PackageStore(tables.packages!);
+    const stats = {
+      id: 'p1',
+      tenant: 't1',
+      source: 's',
+      kind: 'spool',
+      status: 'completed' as const,
+      receivedAt: '2026-11-22T10:00:00.000Z',
+      completedAt: '2026-11-22T10:00:01.000Z',
+      totalLines: 3,
+      accepted: 2,
+      rejected: 1,
+      dropped: 0,
+      errors: [{ index: 2, code: 'EVENT_MALFORMED' as const, path: '', message: 'bad' }],
+    };
+    await store.save(stats);
+    expect(await store.get('t1', 'p1')).toEqual(stats);
+    expect(await store.get('t2', 'p1')).toBeUndefined();
+  });
+});
