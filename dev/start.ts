@@ -9,6 +9,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { services } from '../lib/services/index.js';
+import { DEV_TENANT, ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
 import { readLocalSettings } from './host/settings.js';
 import { defaultPorts, type Stack, startStack } from './stack.js';
 
@@ -23,16 +25,32 @@ const { values: args } = parseArgs({
   },
 });
 
-/** The local function key, kept across restarts like the host's keys in storage. */
-async function functionKey(): Promise<string> {
-  if (process.env.DEV_FUNCTION_KEY) return process.env.DEV_FUNCTION_KEY;
-  const file = join(dataDir, 'host-keys.json');
-  if (existsSync(file))
-    return (JSON.parse(await readFile(file, 'utf8')) as { functionKey: string }).functionKey;
-  const key = randomBytes(24).toString('base64url');
+interface LocalKeys {
+  functionKey: string;
+  devKey: string;
+  adminKey: string;
+}
+
+/**
+ * The local keys, generated once and kept in .data/ so they survive restarts (as the host keeps
+ * its keys in storage). DEV_FUNCTION_KEY, TELEMETRY_DEV_KEY and TELEMETRY_ADMIN_KEY override them.
+ */
+async function localKeys(): Promise<LocalKeys> {
+  const file = join(dataDir, 'local-keys.json');
+  const saved: Partial<LocalKeys> = existsSync(file) ? JSON.parse(await readFile(file, 'utf8')) : {};
+  const generate = () => randomBytes(24).toString('base64url');
+  const keys: LocalKeys = {
+    functionKey: saved.functionKey ?? generate(),
+    devKey: saved.devKey ?? generate(),
+    adminKey: saved.adminKey ?? generate(),
+  };
   await mkdir(dataDir, { recursive: true });
-  await writeFile(file, JSON.stringify({ functionKey: key }, null, 2));
-  return key;
+  await writeFile(file, JSON.stringify(keys, null, 2));
+  return {
+    functionKey: process.env.DEV_FUNCTION_KEY ?? keys.functionKey,
+    devKey: process.env.TELEMETRY_DEV_KEY ?? keys.devKey,
+    adminKey: process.env.TELEMETRY_ADMIN_KEY ?? keys.adminKey,
+  };
 }
 
 async function main(): Promise<void> {
@@ -41,6 +59,9 @@ async function main(): Promise<void> {
   const settings = { ...values };
   for (const key of Object.keys(settings))
     if (process.env[key] !== undefined) settings[key] = process.env[key]!;
+  const keys = await localKeys();
+  settings.TELEMETRY_DEV_KEY = keys.devKey;
+  settings.TELEMETRY_ADMIN_KEY = keys.adminKey;
 
   let stack: Stack;
   try {
@@ -50,8 +71,9 @@ async function main(): Promise<void> {
       emulators: !args['no-emulators'],
       ports: { http: Number(args.port) },
       settings,
-      functionKey: await functionKey(),
+      functionKey: keys.functionKey,
     });
+    await ensureDevTenant(tenantStores(services()).tenants, keys.devKey);
   } catch (err) {
     console.error(`\nCould not start: ${(err as Error).message}\n`);
     process.exit(1);
@@ -81,6 +103,13 @@ async function main(): Promise<void> {
       .map((f) => `  ${f.name.padEnd(16)} ${f.trigger}`),
     '',
     `Function key  ${stack.host.functionKey}   (header x-functions-key, or ?code=)`,
+    `Dev tenant    '${DEV_TENANT}', API key ${keys.devKey}   (Authorization: Bearer …, or x-api-key)`,
+    `Admin key     ${keys.adminKey}`,
+    '',
+    'Send a first event:',
+    `  curl -s -X POST ${stack.url}/api/v1/events -H 'x-functions-key: ${stack.host.functionKey}' \\`,
+    `    -H 'authorization: Bearer ${keys.devKey}' -H 'content-type: application/json' \\`,
+    `    -d '[{"name":"app.start","time":"'$(date -u +%FT%TZ)'","core":{"deviceId":"my-laptop"}}]'`,
     '',
     'Ctrl+C stops everything.',
     '',

@@ -17,6 +17,13 @@ const timeSpan = z
 export const HostJsonSchema = z.object({
   version: z.literal('2.0'),
   functionTimeout: timeSpan.optional(),
+  logging: z
+    .object({
+      logLevel: z
+        .record(z.string(), z.enum(['Trace', 'Debug', 'Information', 'Warning', 'Error', 'Critical', 'None']))
+        .default({}),
+    })
+    .prefault({}),
   extensions: z
     .object({
       http: z.object({ routePrefix: z.string().default('api') }).prefault({}),

@@ -2,7 +2,12 @@ import { timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
-import { HttpRequest, HttpResponse, type HttpResponseInit } from '@azure/functions';
+import type { HttpResponseInit } from '@azure/functions';
+import functions from '@azure/functions';
+
+// The classes are not named exports of the CommonJS bundle under Node's ESM loader.
+const { HttpRequest, HttpResponse } = functions;
+
 import type { Registration } from './core.js';
 import { invoke, triggerBinding } from './invoke.js';
 import type { Logger } from './log.js';

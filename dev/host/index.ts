@@ -11,7 +11,7 @@ import { hooks, installFunctionsCore, type Registration, registrations, setCoreL
 import { startEventHubTriggers } from './eventhub.js';
 import { type HostJson, readHostJson } from './hostjson.js';
 import { type HttpTrigger, startHttpTrigger } from './http.js';
-import { consoleWriter, Logger, type LogLevel, type LogWriter } from './log.js';
+import { consoleWriter, filtered, Logger, type LogLevel, type LogWriter, levelFilter } from './log.js';
 import { startQueueTriggers } from './queue.js';
 import { bindingResolver } from './settings.js';
 import { startTimerTriggers } from './timer.js';
@@ -66,13 +66,13 @@ export async function discoverFunctionModules(root: string): Promise<string[]> {
  */
 export async function startHost(options: HostOptions): Promise<Host> {
   const root = resolve(options.root);
-  const logger = new Logger(options.log ?? consoleWriter());
+  const hostJson = await readHostJson(join(root, 'host.json'));
+  options.adjustHostJson?.(hostJson);
+  const logger = new Logger(filtered(options.log ?? consoleWriter(), levelFilter(hostJson.logging.logLevel)));
   installFunctionsCore();
   setCoreLogSink((level, category, message) =>
     logger.child(category === 'system' ? 'worker' : category).log(level as LogLevel, message),
   );
-  const hostJson = await readHostJson(join(root, 'host.json'));
-  options.adjustHostJson?.(hostJson);
 
   for (const file of options.modules ?? (await discoverFunctionModules(root))) {
     await import(pathToFileURL(resolve(root, file)).href);

@@ -1,5 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { InvocationContext, type RetryContext, type TriggerMetadata } from '@azure/functions';
+import type { RetryContext, TriggerMetadata } from '@azure/functions';
+import functions from '@azure/functions';
+
+// The classes are not named exports of the CommonJS bundle under Node's ESM loader.
+const { InvocationContext } = functions;
+
 import type { BindingInfo, Registration } from './core.js';
 import type { Logger, LogLevel } from './log.js';
 
@@ -24,7 +29,7 @@ export async function invoke(
 ): Promise<unknown> {
   const invocationId = options.invocationId ?? randomUUID();
   const name = registration.metadata.name;
-  const log = logger.child(`Functions.${name}`, invocationId);
+  const log = logger.child(`Function.${name}`, invocationId);
   const trigger = triggerBinding(registration);
   const context = new InvocationContext({
     invocationId,

@@ -47,6 +47,40 @@ export function consoleWriter(options: { colour?: boolean; json?: boolean } = {}
   };
 }
 
+const order: LogLevel[] = ['trace', 'debug', 'information', 'warning', 'error', 'critical', 'none'];
+
+/**
+ * host.json `logging.logLevel`: the most specific category prefix wins ("Function.land" over
+ * "Function" over "default"), as in the Functions host. Function logs use "Function.<name>".
+ */
+export function levelFilter(
+  logLevel: Record<string, string>,
+): (category: string, level: LogLevel) => boolean {
+  const entries = Object.entries(logLevel).map(
+    ([k, v]) => [k, order.indexOf(v.toLowerCase() as LogLevel)] as const,
+  );
+  return (category, level) => {
+    let best = -1;
+    let min = entries.find(([k]) => k === 'default')?.[1] ?? 2;
+    for (const [prefix, value] of entries) {
+      if ((category === prefix || category.startsWith(`${prefix}.`)) && prefix.length > best) {
+        best = prefix.length;
+        min = value;
+      }
+    }
+    return order.indexOf(level) >= min && level !== 'none';
+  };
+}
+
+export function filtered(
+  writer: LogWriter,
+  enabled: (category: string, level: LogLevel) => boolean,
+): LogWriter {
+  return (record) => {
+    if (enabled(record.category, record.level)) writer(record);
+  };
+}
+
 export class Logger {
   constructor(
     private readonly writer: LogWriter,

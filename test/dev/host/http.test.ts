@@ -61,7 +61,7 @@ describe('local host: HTTP trigger', () => {
     const res = await stack.fetch('/api/fails');
     expect(res.status).toBe(500);
     expect(await res.text()).toBe('');
-    const failure = stack.logs.find((l) => l.category === 'Functions.fails' && l.level === 'error');
+    const failure = stack.logs.find((l) => l.category === 'Function.fails' && l.level === 'error');
     expect(failure?.message).toContain('boom');
     expect(failure?.invocationId).toMatch(/^[0-9a-f-]{36}$/);
   });

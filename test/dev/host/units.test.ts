@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { HostJsonSchema } from '../../../dev/host/hostjson.js';
+import { levelFilter } from '../../../dev/host/log.js';
 import { retryDelay } from '../../../dev/host/retry.js';
 import { compileRoute } from '../../../dev/host/routes.js';
 import { bindingResolver } from '../../../dev/host/settings.js';
@@ -63,5 +64,18 @@ describe('binding expressions', () => {
     expect(resolve('%HUB%')).toBe('telemetry');
     expect(resolve('plain')).toBe('plain');
     expect(() => resolve('%NOPE%')).toThrow('%NOPE% names an app setting that is not set');
+  });
+});
+
+describe('host.json log levels', () => {
+  it('applies the most specific category prefix, then default', () => {
+    const enabled = levelFilter({ default: 'Warning', Function: 'Information', 'Function.noisy': 'Error' });
+    expect(enabled('Function.land', 'information')).toBe(true);
+    expect(enabled('Function.land', 'debug')).toBe(false);
+    expect(enabled('Function.noisy', 'warning')).toBe(false);
+    expect(enabled('Function.noisy', 'error')).toBe(true);
+    expect(enabled('host', 'information')).toBe(false);
+    expect(enabled('host', 'warning')).toBe(true);
+    expect(enabled('Functionality', 'information')).toBe(false);
   });
 });
