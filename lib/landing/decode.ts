@@ -9,7 +9,8 @@ export interface LandingMessage {
 }
 
 export type Decoded =
-  | { ok: true; tenant: string; lines: string[] }
+  /** `ndjson`: one JSON object per line, each line ending in a newline. */
+  | { ok: true; tenant: string; ndjson: Buffer; lines: number }
   | { ok: false; code: 'BODY_UNDECODABLE' | 'TENANT_MISSING' | 'COUNT_MISMATCH'; reason: string };
 
 const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
@@ -26,11 +27,10 @@ export function decodeMessage(message: LandingMessage): Decoded {
   const props = message.properties;
   const encoding =
     typeof props.contentEncoding === 'string' ? props.contentEncoding.toLowerCase() : undefined;
-  let text: string;
+  let raw: Buffer;
   try {
-    const raw =
+    raw =
       encoding === 'gzip' ? gunzipSync(message.body, { maxOutputLength: maxInflatedBytes }) : message.body;
-    text = raw.toString('utf8');
   } catch (err) {
     return {
       ok: false,
@@ -44,27 +44,32 @@ export function decodeMessage(message: LandingMessage): Decoded {
     if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) {
       return { ok: false, code: 'TENANT_MISSING', reason: 'a packed body needs a valid `tenant` property' };
     }
-    const lines = text.split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    for (let i = 0; i < lines.length; i++) {
-      const line = lines[i]!;
-      if (line.charCodeAt(0) !== 123 || line.charCodeAt(line.length - 1) !== 125) {
-        return { ok: false, code: 'BODY_UNDECODABLE', reason: `line ${i + 1} is not a JSON object` };
+    // Check the line structure on the bytes; the JSON inside was validated by ingest.
+    let lines = 0;
+    for (let start = 0; start < raw.length; ) {
+      let end = raw.indexOf(newline, start);
+      if (end === -1) end = raw.length;
+      if (raw[start] !== openBrace || raw[end - 1] !== closeBrace) {
+        return { ok: false, code: 'BODY_UNDECODABLE', reason: `line ${lines + 1} is not a JSON object` };
       }
+      lines++;
+      start = end + 1;
     }
-    if (props.count !== undefined && Number(props.count) !== lines.length) {
+    if (props.count !== undefined && Number(props.count) !== lines) {
       return {
         ok: false,
         code: 'COUNT_MISMATCH',
-        reason: `the count property says ${props.count}, the body has ${lines.length} lines`,
+        reason: `the count property says ${props.count}, the body has ${lines} lines`,
       };
     }
-    return { ok: true, tenant, lines };
+    const ndjson =
+      raw.length > 0 && raw[raw.length - 1] !== newline ? Buffer.concat([raw, newlineBuffer]) : raw;
+    return { ok: true, tenant, ndjson, lines };
   }
 
   let value: unknown;
   try {
-    value = JSON.parse(text);
+    value = JSON.parse(raw.toString('utf8'));
   } catch {
     return {
       ok: false,
@@ -85,14 +90,41 @@ export function decodeMessage(message: LandingMessage): Decoded {
     tenant,
     receivedAt: event.receivedAt ?? new Date(message.enqueuedTimeMs).toISOString(),
   });
-  return { ok: true, tenant, lines: [line] };
+  return { ok: true, tenant, ndjson: Buffer.from(`${line}\n`), lines: 1 };
 }
 
-/** Appends the landing fields to a JSON object line without parsing it (later keys win in JSON.parse). */
-export function stampLine(line: string, suffix: string): string {
-  return line.length === 2 ? `{${suffix.slice(1)}` : `${line.slice(0, -1)}${suffix}`;
+const newline = 0x0a;
+const openBrace = 0x7b;
+const closeBrace = 0x7d;
+const newlineBuffer = Buffer.from('\n');
+
+/**
+ * Appends the landing fields to every line of an NDJSON buffer, working on the bytes: landing
+ * never re-parses what ingest validated. Later keys win in JSON.parse, so these fields override
+ * any a client sent under the same names.
+ */
+export function stampLines(ndjson: Buffer, lines: number, fields: Buffer): Buffer {
+  // `fields` is `,"k":v,...}`: it replaces each line's closing brace.
+  const out = Buffer.allocUnsafe(ndjson.length + lines * (fields.length - 1));
+  let o = 0;
+  for (let start = 0; start < ndjson.length; ) {
+    const end = ndjson.indexOf(newline, start);
+    const close = end - 1; // the line's '}'
+    if (close - start === 1) {
+      out[o++] = openBrace; // '{}': no comma before the first field
+      o += fields.copy(out, o, 1);
+    } else {
+      o += ndjson.copy(out, o, start, close);
+      o += fields.copy(out, o);
+    }
+    out[o++] = newline;
+    start = end + 1;
+  }
+  return o === out.length ? out : out.subarray(0, o);
 }
 
-export function landingSuffix(enqueuedAtIso: string, partition: string, sequenceNumber: number): string {
-  return `,"enqueuedAt":"${enqueuedAtIso}","partition":"${partition}","sequenceNumber":${sequenceNumber}}`;
+export function landingFields(enqueuedAtIso: string, partition: string, sequenceNumber: number): Buffer {
+  return Buffer.from(
+    `,"enqueuedAt":"${enqueuedAtIso}","partition":"${partition}","sequenceNumber":${sequenceNumber}}`,
+  );
 }

@@ -3,7 +3,7 @@ import { RestError, type TableClient, type TableTransaction } from '@azure/data-
 import type { Lake } from '../lake/index.js';
 import { stateIdOf, statePartitionPath } from '../temporal/index.js';
 import { type BlockIndexEntry, blockRowKey, toBlockEntity } from './blockIndex.js';
-import { decodeMessage, type LandingMessage, landingSuffix, stampLine } from './decode.js';
+import { decodeMessage, type LandingMessage, landingFields, stampLines } from './decode.js';
 import { type LandingRecord, type PendingBlock, toLandingEntity, toLandingRecord } from './watermarks.js';
 
 export interface LandingDeps {
@@ -128,17 +128,15 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
       block = openBlock(decoded.tenant, stateId, message.sequenceNumber, deps.gzipLevel);
       open.set(key, block);
     }
-    const suffix = landingSuffix(
+    const fields = landingFields(
       new Date(message.enqueuedTimeMs).toISOString(),
       partition,
       message.sequenceNumber,
     );
-    let text = '';
-    for (const line of decoded.lines) text += `${stampLine(line, suffix)}\n`;
-    const bytes = Buffer.from(text, 'utf8');
+    const bytes = stampLines(decoded.ndjson, decoded.lines, fields);
     block.gzip.write(bytes);
     block.rawBytes += bytes.length;
-    block.events += decoded.lines.length;
+    block.events += decoded.lines;
     block.lastSeq = message.sequenceNumber;
   }
   for (const block of open.values()) {

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeMessage, landingSuffix, stampLine } from '../../../lib/landing/decode.js';
+import { decodeMessage, landingFields, stampLines } from '../../../lib/landing/decode.js';
 import { toLandingBatch } from '../../../lib/landing/trigger.js';
 import { packed, t0 } from './fixtures.js';
 
@@ -17,8 +17,14 @@ describe('decodeMessage', () => {
     expect(decodeMessage(packed('acme', 1, t0, ['{"a":1}', '{"b":2}']))).toEqual({
       ok: true,
       tenant: 'acme',
-      lines: ['{"a":1}', '{"b":2}'],
+      ndjson: Buffer.from('{"a":1}\n{"b":2}\n'),
+      lines: 2,
     });
+  });
+
+  it('adds the final newline a body may lack', () => {
+    const decoded = decodeMessage(msg(gzipSync('{"a":1}'), { ...ndjson, tenant: 'acme', count: 1 }));
+    expect(decoded).toEqual({ ok: true, tenant: 'acme', ndjson: Buffer.from('{"a":1}\n'), lines: 1 });
   });
 
   it.each([
@@ -55,24 +61,27 @@ describe('decodeMessage', () => {
   });
 });
 
-describe('stampLine', () => {
-  it('appends the landing fields to an object line, and to an empty one', () => {
-    const suffix = landingSuffix('2026-11-22T10:00:00.000Z', '3', 42);
-    expect(JSON.parse(stampLine('{"a":1}', suffix))).toEqual({
-      a: 1,
-      enqueuedAt: '2026-11-22T10:00:00.000Z',
-      partition: '3',
-      sequenceNumber: 42,
-    });
-    expect(JSON.parse(stampLine('{}', suffix))).toEqual({
-      enqueuedAt: '2026-11-22T10:00:00.000Z',
-      partition: '3',
-      sequenceNumber: 42,
-    });
+describe('stampLines', () => {
+  const fields = landingFields('2026-11-22T10:00:00.000Z', '3', 42);
+  const stamped = { enqueuedAt: '2026-11-22T10:00:00.000Z', partition: '3', sequenceNumber: 42 };
+  const parse = (b: Buffer) =>
+    b
+      .toString()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l));
+
+  it('appends the landing fields to every line, empty objects and non-ASCII text included', () => {
+    const body = Buffer.from('{"a":1}\n{}\n{"name":"café ☕","n":{"x":[1,{}]}}\n');
+    expect(parse(stampLines(body, 3, fields))).toEqual([
+      { a: 1, ...stamped },
+      stamped,
+      { name: 'café ☕', n: { x: [1, {}] }, ...stamped },
+    ]);
   });
   it('makes the server fields win over client fields of the same name', () => {
-    const line = stampLine('{"sequenceNumber":-5}', landingSuffix('2026-11-22T10:00:00.000Z', '0', 7));
-    expect(JSON.parse(line).sequenceNumber).toBe(7);
+    const [event] = parse(stampLines(Buffer.from('{"sequenceNumber":-5}\n'), 1, fields));
+    expect(event.sequenceNumber).toBe(42);
   });
 });
 

@@ -235,8 +235,9 @@ describe('landBatch', () => {
       ...real,
       put: async (path, body, options) => {
         // Another instance that took over the partition records its progress while we write.
-        const entity = await landing.getEntity('telemetry', '0');
-        await landing.updateEntity({ ...entity, sequenceNumber: 5 }, 'Replace', { etag: entity.etag });
+        const { etag } = await landing.getEntity('telemetry', '0');
+        const moved = { partitionKey: 'telemetry', rowKey: '0', sequenceNumber: 5, enqueuedTimeMs: t0 };
+        await landing.updateEntity(moved, 'Replace', { etag });
         return real.put(path, body, options);
       },
     };
