@@ -92,6 +92,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
         );
 
   const stops: (() => Promise<void>)[] = [];
+  let stopped = false;
   const functionKey = options.functionKey ?? randomBytes(24).toString('base64url');
   const hostId = options.hostId ?? 'localdev';
   const webJobsStorage = () => blobService(readConnection(env, 'AzureWebJobsStorage'));
@@ -103,6 +104,8 @@ export async function startHost(options: HostOptions): Promise<Host> {
       trigger: Object.values(r.metadata.bindings).find((b) => b.type.endsWith('Trigger'))?.type ?? 'unknown',
     })),
     async stop() {
+      if (stopped) return;
+      stopped = true;
       for (const stop of stops.reverse()) await stop().catch((err) => logger.warn('Stopping:', err));
       for (const hook of hooks('appTerminate'))
         await Promise.resolve(hook({ hookData: {}, appHookData: {} })).catch(() => {});
