@@ -7,9 +7,8 @@ import {
 } from '@azure/event-hubs';
 import type { Registration } from './core.js';
 import type { HostJson } from './hostjson.js';
-import { invoke, triggerBinding } from './invoke.js';
+import { invokeWithRetry, triggerBinding } from './invoke.js';
 import type { Logger } from './log.js';
-import { retryDelay, sleep } from './retry.js';
 
 export interface EventHubTriggerOptions {
   logger: Logger;
@@ -85,27 +84,18 @@ export function startEventHubTriggers(
         systemPropertiesArray: batch.map((e) => e.systemProperties ?? {}),
       });
       const runWithRetry = async (input: unknown, triggerMetadata: Record<string, unknown>) => {
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await invoke(registration, input, options.logger, {
-              triggerMetadata,
-              retryContext: registration.metadata.retryOptions
-                ? { retryCount: attempt, maxRetryCount: registration.metadata.retryOptions.maxRetryCount }
-                : undefined,
-            });
-            return;
-          } catch {
-            const delay = retryDelay(registration.metadata.retryOptions, attempt + 1);
-            if (abort.signal.aborted) throw new Error('host stopping');
-            if (delay === undefined) {
-              log.error(
-                `Partition ${partition.partitionId}: giving up on a batch of ${events.length} events; checkpointing past it`,
-              );
-              return;
-            }
-            log.warn(`Partition ${partition.partitionId}: retry ${attempt + 1} in ${delay} ms`);
-            await sleep(delay, abort.signal);
-          }
+        const outcome = await invokeWithRetry(registration, input, options.logger, {
+          triggerMetadata,
+          signal: abort.signal,
+          onRetry: (attempt, delay) =>
+            log.warn(`Partition ${partition.partitionId}: retry ${attempt} in ${delay} ms`),
+        });
+        // Stopping mid-retry: throw so that the batch is not checkpointed and is read again.
+        if (outcome === 'aborted') throw new Error('host stopping');
+        if (outcome === 'exhausted') {
+          log.error(
+            `Partition ${partition.partitionId}: giving up on a batch of ${events.length} events; checkpointing past it`,
+          );
         }
       };
       if (many) {

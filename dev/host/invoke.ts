@@ -7,6 +7,7 @@ const { InvocationContext } = functions;
 
 import type { BindingInfo, Registration } from './core.js';
 import type { Logger, LogLevel } from './log.js';
+import { retryDelay, sleep } from './retry.js';
 
 export interface InvokeOptions {
   triggerMetadata?: TriggerMetadata;
@@ -56,3 +57,36 @@ export async function invoke(
 }
 
 export { triggerBinding };
+
+/**
+ * Invokes under the function's retry policy (as the host does for timer and Event Hub
+ * triggers): retries after the policy's delay until it succeeds, the policy gives up, or the
+ * host stops.
+ */
+export async function invokeWithRetry(
+  registration: Registration,
+  input: unknown,
+  logger: Logger,
+  options: {
+    triggerMetadata?: TriggerMetadata;
+    signal: AbortSignal;
+    onRetry?: (attempt: number, delayMs: number) => void;
+  },
+): Promise<'succeeded' | 'exhausted' | 'aborted'> {
+  const policy = registration.metadata.retryOptions;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await invoke(registration, input, logger, {
+        triggerMetadata: options.triggerMetadata,
+        retryContext: policy ? { retryCount: attempt, maxRetryCount: policy.maxRetryCount } : undefined,
+      });
+      return 'succeeded';
+    } catch {
+      if (options.signal.aborted) return 'aborted';
+      const delay = retryDelay(policy, attempt + 1);
+      if (delay === undefined) return 'exhausted';
+      options.onRetry?.(attempt + 1, delay);
+      await sleep(delay, options.signal);
+    }
+  }
+}

@@ -1,9 +1,9 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
 import type { Registration } from './core.js';
-import { invoke, triggerBinding } from './invoke.js';
+import { invokeWithRetry, triggerBinding } from './invoke.js';
 import type { Logger } from './log.js';
-import { retryDelay, sleep } from './retry.js';
+import { sleep } from './retry.js';
 
 /** How late a tick may fire before the host calls it past due. */
 const pastDueToleranceMs = 1000;
@@ -57,20 +57,7 @@ export function startTimerTriggers(registrations: readonly Registration[], optio
           lastUpdated: now().toISOString(),
         },
       };
-      for (let attempt = 0; ; attempt++) {
-        try {
-          await invoke(registration, input, options.logger, {
-            retryContext: registration.metadata.retryOptions
-              ? { retryCount: attempt, maxRetryCount: registration.metadata.retryOptions.maxRetryCount }
-              : undefined,
-          });
-          break;
-        } catch {
-          const delay = retryDelay(registration.metadata.retryOptions, attempt + 1);
-          if (delay === undefined || abort.signal.aborted) break;
-          await sleep(delay, abort.signal);
-        }
-      }
+      await invokeWithRetry(registration, input, options.logger, { signal: abort.signal });
       last = scheduled;
       await writeStatus(blob, {
         Last: scheduled.toISOString(),
