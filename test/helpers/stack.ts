@@ -38,7 +38,8 @@ export async function startTestStack(options: Partial<StackOptions> = {}): Promi
     settings: { ...sample.Values, ...unreachable, ...options.settings },
     log: (record) => {
       logs.push(record);
-      if (process.env.TEST_HOST_LOG) console.log(`${record.time} ${record.level} [${record.category}] ${record.message}`);
+      if (process.env.TEST_HOST_LOG)
+        console.log(`${record.time} ${record.level} [${record.category}] ${record.message}`);
     },
   });
   return {
