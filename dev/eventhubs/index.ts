@@ -2,6 +2,12 @@
  * The local Event Hubs endpoint (AMQP 1.0 over plain TCP, for the unmodified @azure/event-hubs
  * SDK). This is the seam `dev/stack.ts` starts; the server itself is built in this folder.
  */
+import type { SharedAccessKey } from './cbs.js';
+import { HubStore } from './hubs.js';
+import { AmqpServer } from './server.js';
+
+export type { SharedAccessKey } from './cbs.js';
+
 export interface EventHubConfig {
   name: string;
   partitionCount: number;
@@ -19,6 +25,13 @@ export interface EventHubsEmulatorOptions {
   retentionMs?: number;
   /** Retention by size per partition, in bytes. */
   retentionBytes?: number;
+  /**
+   * Keys whose SAS tokens are accepted; the first one goes into `connectionString`.
+   * Default: Microsoft's emulator key `RootManageSharedAccessKey` / `SAS_KEY_VALUE`.
+   */
+  keys?: SharedAccessKey[];
+  /** Size at which a partition starts a new segment (default 16 MiB). */
+  segmentBytes?: number;
 }
 
 export interface EventHubsEmulator {
@@ -32,6 +45,47 @@ export const defaultHubs: EventHubConfig[] = [
   { name: 'telemetry', partitionCount: 4, consumerGroups: ['$Default'] },
 ];
 
-export async function startEventHubs(_options: EventHubsEmulatorOptions = {}): Promise<EventHubsEmulator> {
-  throw new Error('The local Event Hubs endpoint is not built yet (see the issue about it)');
+export const defaultKeys: SharedAccessKey[] = [{ name: 'RootManageSharedAccessKey', key: 'SAS_KEY_VALUE' }];
+
+const sevenDaysMs = 7 * 24 * 60 * 60 * 1000;
+
+export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Promise<EventHubsEmulator> {
+  const keys = options.keys && options.keys.length > 0 ? options.keys : defaultKeys;
+  const hubs = new HubStore(options.hubs ?? defaultHubs, {
+    dataDir: options.dataDir,
+    retentionMs: options.retentionMs ?? sevenDaysMs,
+    retentionBytes: options.retentionBytes ?? Number.MAX_SAFE_INTEGER,
+    segmentBytes: options.segmentBytes,
+  });
+  const server = new AmqpServer({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 5672,
+    hubs,
+    keys,
+  });
+  let port: number;
+  try {
+    port = await server.listen();
+  } catch (e) {
+    hubs.close();
+    throw new Error(
+      `The local Event Hubs endpoint could not listen on port ${options.port ?? 5672}: ${String(e)}`,
+    );
+  }
+  const listenHost = options.host ?? '127.0.0.1';
+  const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
+  const key = keys[0]!;
+  let stopped = false;
+  return {
+    port,
+    connectionString:
+      `Endpoint=sb://${host}:${port};SharedAccessKeyName=${key.name};` +
+      `SharedAccessKey=${key.key};UseDevelopmentEmulator=true`,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      await server.close();
+      hubs.close();
+    },
+  };
 }

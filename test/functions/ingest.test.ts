@@ -1,0 +1,140 @@
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { services } from '../../lib/services/index.js';
+import { ensureDevTenant, tenantStores } from '../../lib/tenants/index.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+
+const devKey = 'integration-dev-key-0123456789';
+const adminKey = 'integration-admin-key-0123456789';
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    modules: [
+      'functions/setup.ts',
+      'functions/ingestEvents.ts',
+      'functions/getConfig.ts',
+      'functions/putConfig.ts',
+      'functions/postPackage.ts',
+      'functions/getPackage.ts',
+    ],
+    settings: { TELEMETRY_DEV_KEY: devKey, TELEMETRY_ADMIN_KEY: adminKey, CONFIG_CACHE_SECONDS: '0' },
+  });
+  await ensureDevTenant(tenantStores(services()).tenants, devKey);
+});
+afterAll(() => stack?.stop());
+
+const auth = { authorization: `Bearer ${devKey}` };
+const event = (id: string, name = 'feature.used') => ({
+  id,
+  name,
+  time: new Date().toISOString(),
+  core: { deviceId: 'device-1', userId: 'user-1' },
+});
+
+async function readBack(expected: number): Promise<Record<string, unknown>[]> {
+  const consumer = new EventHubConsumerClient('$Default', stack.settings.EventHubConnection!, 'telemetry');
+  const received: ReceivedEventData[] = [];
+  const subscription = consumer.subscribe(
+    {
+      processEvents: async (events) => {
+        received.push(...events);
+      },
+      processError: async () => {},
+    },
+    { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
+  );
+  const deadline = Date.now() + 20_000;
+  const lines = () =>
+    received.flatMap((e) =>
+      gunzipSync(e.body as Buffer)
+        .toString()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    );
+  while (lines().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await subscription.close();
+  await consumer.close();
+  expect(received[0]?.properties).toMatchObject({
+    tenant: 'dev',
+    contentType: 'application/x-ndjson',
+    contentEncoding: 'gzip',
+  });
+  return lines();
+}
+
+describe('ingest through the local host into Event Hubs', () => {
+  it('accepts gzip events, publishes packed raw events, and answers with the outcome', async () => {
+    const res = await stack.fetch('/api/v1/events', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json', 'content-encoding': 'gzip' },
+      body: gzipSync(JSON.stringify([event('a'), { name: 'bad' }, event('b')])),
+    });
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({ accepted: 2, rejected: 1, dropped: 0, errors: [{ index: 1 }] });
+    const lines = await readBack(2);
+    expect(lines.map((l) => l.id).sort()).toEqual(['a', 'b']);
+    expect(lines[0]).toMatchObject({ tenant: 'dev', core: { userKind: 'external' } });
+    expect((lines[0]!.core as { deviceId: string }).deviceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it.each([
+    [{}, 401],
+    [{ authorization: 'Bearer wrong-key-0123456789' }, 401],
+  ])('refuses %o with %i', async (headers, status) => {
+    const res = await stack.fetch('/api/v1/events', { method: 'POST', headers, body: '[]' });
+    expect(res.status).toBe(status);
+  });
+
+  it('serves and replaces dynamic config with versions and ETags', async () => {
+    const first = await stack.fetch('/api/v1/config', { headers: auth });
+    expect(first.status).toBe(200);
+    const etag = first.headers.get('etag')!;
+    expect(
+      (await stack.fetch('/api/v1/config', { headers: { ...auth, 'if-none-match': etag } })).status,
+    ).toBe(304);
+    const forbidden = await stack.fetch('/api/v1/config?tenant=dev', {
+      method: 'PUT',
+      headers: auth,
+      body: '{}',
+    });
+    expect(forbidden.status).toBe(403);
+    const put = await stack.fetch('/api/v1/config?tenant=dev', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ blocklist: ['debug.*'] }),
+    });
+    expect(put.status).toBe(200);
+    expect(await put.json()).toMatchObject({ version: 1, blocklist: ['debug.*'] });
+    const res = await stack.fetch('/api/v1/events', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify([event('c', 'debug.trace')]),
+    });
+    expect(await res.json()).toEqual({ accepted: 0, rejected: 0, dropped: 1, errors: [] });
+  });
+
+  it('takes a package and reports its statistics', async () => {
+    const body = [
+      JSON.stringify({ package: { source: 'it', kind: 'backfill' } }),
+      JSON.stringify(event('p1')),
+      '{',
+    ].join('\n');
+    const res = await stack.fetch('/api/v1/packages', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-ndjson' },
+      body,
+    });
+    expect(res.status).toBe(202);
+    const stats = (await res.json()) as { id: string };
+    expect(stats).toMatchObject({
+      accepted: 1,
+      rejected: 1,
+      errors: [{ index: 3, code: 'EVENT_MALFORMED' }],
+    });
+    const got = await stack.fetch(`/api/v1/packages/${stats.id}`, { headers: auth });
+    expect(await got.json()).toMatchObject({ id: stats.id, status: 'completed', totalLines: 2 });
+  });
+});
