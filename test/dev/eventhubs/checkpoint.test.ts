@@ -129,7 +129,12 @@ describe('EventHubConsumerClient with the blob checkpoint store', () => {
     await b.sub.close();
     await a.client.close();
     await b.client.close();
-    expect([...a.errors, ...b.errors]).toEqual([]);
+    // A partition changing owner while the two balance disconnects the old owner's receiver: that is
+    // how load balancing works, not a failure. Anything else is.
+    const unexpected = [...a.errors, ...b.errors].filter(
+      (e) => (e as { code?: string }).code !== 'ReceiverDisconnectedError',
+    );
+    expect(unexpected).toEqual([]);
 
     // Restart the server on the same data and port (the checkpoints are keyed by the namespace).
     await eh.stop();
