@@ -90,7 +90,7 @@ export async function ingestPackage(
       { limits: deps.limits, now: deps.clock(), pack: deps.pack },
       (i) => lineNumbers[i]!,
     );
-    await publishAll(deps.publisher, out.packs);
+    await publishAll(deps.publisher, await out.packs);
     stats.accepted += out.accepted;
     stats.rejected += out.rejected;
     stats.dropped += out.dropped;

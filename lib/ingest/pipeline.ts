@@ -1,17 +1,13 @@
+import type { Core } from '../schema/index.js';
 import type { Blocklist } from './blocklist.js';
 import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
 import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import { defaultPackOptions, type Pack, Packer, type PackOptions, partitionKeyOf } from './pack.js';
-import {
-  type CompiledPolicy,
-  type Pseudonymizer,
-  privateCore,
-  privateFields,
-  resolveUserKind,
-} from './privacy.js';
+import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
 import type { Publisher } from './publisher.js';
+import { jsonObject, quote } from './serialize.js';
 import { validateEvent } from './validate.js';
 
 /** What ingest needs to know about the caller's tenant, prepared for the hot path. */
@@ -41,10 +37,57 @@ export interface ProcessOptions {
   /** Server time of the request, epoch ms. */
   now: number;
   pack?: PackOptions;
+  /** The items were parsed from text without a backslash (see `escapeFree`): no string needs escaping. */
+  escapeFree?: boolean;
+}
+
+/** What an event's core turns into; the same for every event of a device's batch, so worked out once. */
+interface CoreOut {
+  /** The input core it was made from (compared field by field with the next event's). */
+  input: Core;
+  /** `"core"`'s JSON: userKind resolved, identifiers pseudonymised for external users. */
+  json: string;
+  partitionKey: string;
+  external: boolean;
+  /** The user or device is on the tenant's opt-out list. */
+  optedOut: boolean;
+}
+
+function sameCore(a: Core, b: Core): boolean {
+  return (
+    a === b ||
+    (a.deviceId === b.deviceId &&
+      a.userId === b.userId &&
+      a.sessionId === b.sessionId &&
+      a.os === b.os &&
+      a.osVersion === b.osVersion &&
+      a.app === b.app &&
+      a.appVersion === b.appVersion &&
+      a.locale === b.locale &&
+      a.userKind === b.userKind)
+  );
+}
+
+function coreOut(core: Core, rules: TenantRules): CoreOut {
+  const { policy, pseudonymizer: p, optOuts } = rules;
+  const kind = resolveUserKind(core, policy);
+  const out = privateCore(core, kind, policy, p);
+  return {
+    input: core,
+    json: JSON.stringify(out),
+    partitionKey: partitionKeyOf(rules.tenant, out.deviceId),
+    external: kind === 'external',
+    optedOut:
+      optOuts.size > 0 &&
+      (optOuts.has(p.pseudonym(core.deviceId)) ||
+        (core.userId !== undefined && optOuts.has(p.pseudonym(core.userId)))),
+  };
 }
 
 /**
- * Validates, filters and pseudonymises parsed items and packs the accepted ones.
+ * Validates, filters and pseudonymises parsed items and packs the accepted ones. The outcome is
+ * known on return; the packs once their compression (partly on the threadpool) is done. Item
+ * values must come from `JSON.parse` (the serializer relies on it).
  * `indexOf(i)` names an item in errors (its index, or its line number in a package).
  */
 export function processItems(
@@ -52,16 +95,21 @@ export function processItems(
   rules: TenantRules,
   options: ProcessOptions,
   indexOf: (i: number) => number = (i) => i,
-): Outcome & { packs: Pack[] } {
-  const { tenant, policy, pseudonymizer: p, blocklist, optOuts } = rules;
+): Outcome & { packs: Promise<Pack[]> } {
+  const { tenant, policy, pseudonymizer: p, blocklist } = rules;
   const { maxEventBytes, maxDepth } = options.limits;
-  const receivedAt = new Date(options.now).toISOString();
-  const packer = new Packer(tenant, options.pack ?? defaultPackOptions);
+  const plain = options.escapeFree === true;
+  // Server fields, the same on every line of the request.
+  const server = `,"tenant":${JSON.stringify(tenant)},"receivedAt":"${new Date(options.now).toISOString()}"`;
+  // Background packing: large packs compress on the threadpool while later events are validated.
+  const packer = new Packer(tenant, options.pack ?? defaultPackOptions, true);
   const outcome: Outcome = { accepted: 0, rejected: 0, dropped: 0, errors: [] };
   const reject = (i: number, error: Omit<EventError, 'index'>) => {
     outcome.rejected++;
     if (outcome.errors.length < MAX_REPORTED_ERRORS) outcome.errors.push({ index: indexOf(i), ...error });
   };
+  let last: CoreOut | undefined;
+  const validation = { now: options.now, maxDepth };
 
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
@@ -69,7 +117,7 @@ export function processItems(
       reject(i, { code: item.error, path: '', message: item.message });
       continue;
     }
-    const result = validateEvent(item.value, { now: options.now, maxDepth });
+    const result = validateEvent(item.value, validation);
     if (!result.ok) {
       reject(i, result.error);
       continue;
@@ -80,22 +128,26 @@ export function processItems(
       outcome.dropped++;
       continue;
     }
-    if (
-      optOuts.size > 0 &&
-      (optOuts.has(p.pseudonym(e.core.deviceId)) ||
-        (e.core.userId !== undefined && optOuts.has(p.pseudonym(e.core.userId))))
-    ) {
+    if (!last || !sameCore(last.input, e.core)) last = coreOut(e.core, rules);
+    const c = last;
+    if (c.optedOut) {
       outcome.dropped++;
       continue;
     }
-    const kind = resolveUserKind(e.core, policy);
-    const internal = kind !== 'external';
-    const core = privateCore(e.core, kind, policy, p);
-    const data = internal ? e.data : privateFields(e.data, policy, p);
-    const custom = internal ? e.custom : privateFields(e.custom, policy, p);
-    // Without a client id, derive one from the content so a resend maps to the same id.
-    const id = e.id ?? `s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}`;
-    const line = JSON.stringify({ id, name: e.name, time: e.time, tenant, receivedAt, core, data, custom });
+    // The line is what JSON.stringify printed for {id, name, time, tenant, receivedAt, core, data,
+    // custom}, built by hand (serialize.ts); name and time are validated ASCII, never escaped.
+    let line = '{"id":';
+    if (e.id !== undefined) line += quote(e.id, plain);
+    else {
+      // Without a client id, derive one from the content so a resend maps to the same id.
+      line += `"s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}"`;
+    }
+    line += `,"name":"${e.name}","time":"${e.time}"${server},"core":${c.json}`;
+    const sensitive = c.external ? policy.fieldSet : undefined;
+    const pseudonymizer = c.external ? p : undefined;
+    if (e.data !== undefined) line += `,"data":${jsonObject(e.data, plain, sensitive, pseudonymizer)}`;
+    if (e.custom !== undefined) line += `,"custom":${jsonObject(e.custom, plain, sensitive, pseudonymizer)}`;
+    line += '}';
     if (
       line.length > maxEventBytes ||
       (line.length * 3 > maxEventBytes && Buffer.byteLength(line) > maxEventBytes)
@@ -107,10 +159,10 @@ export function processItems(
       });
       continue;
     }
-    packer.add(partitionKeyOf(tenant, core.deviceId), line);
+    packer.add(c.partitionKey, line);
     outcome.accepted++;
   }
-  return { ...outcome, packs: packer.finish() };
+  return { ...outcome, packs: packer.finishAsync() };
 }
 
 /** Publishes, turning any failure into the 503 the client retries on. */

@@ -73,6 +73,8 @@ export function pseudonymizerFor(privacySecret: string, tenant: string): Pseudon
 export interface CompiledPolicy {
   /** Sensitive names checked in data and custom. */
   fields: string[];
+  /** The same names, for a lookup per key while serialising. */
+  fieldSet: ReadonlySet<string>;
   /** Tenant-listed names that are also core fields (beyond the seed ones). */
   coreExtra: (keyof Core)[];
   domains: string[];
@@ -85,6 +87,7 @@ export function compilePolicy(policy: PrivacyPolicy): CompiledPolicy {
   const fields = [...new Set([...seedSensitiveFields, ...policy.sensitiveFields])];
   return {
     fields,
+    fieldSet: new Set(fields),
     coreExtra: policy.sensitiveFields.filter((f) => coreFieldNames.has(f)) as (keyof Core)[],
     domains: policy.internalDomains.map((d) => `@${d.replace(/^@/, '').toLowerCase()}`),
     ids: new Set(policy.internalIds),

@@ -4,6 +4,7 @@ import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
 import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
 import type { Publisher } from './publisher.js';
+import { escapeFree } from './serialize.js';
 
 export interface IngestDeps {
   publisher: Publisher;
@@ -57,8 +58,13 @@ export async function ingestEvents(
   if (body.length === 0)
     throw new IngestError('BODY_SHAPE', 'The body is empty: send a JSON array of events');
   const items = parseBody(body, format, limits);
-  const { packs, ...outcome } = processItems(items, rules, { limits, now: deps.clock(), pack: deps.pack });
-  await publishAll(deps.publisher, packs);
+  const { packs, ...outcome } = processItems(items, rules, {
+    limits,
+    now: deps.clock(),
+    pack: deps.pack,
+    escapeFree: escapeFree(body),
+  });
+  await publishAll(deps.publisher, await packs);
   return outcome;
 }
 

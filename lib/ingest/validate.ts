@@ -10,6 +10,8 @@ import {
   MAX_CUSTOM_KEY_LENGTH,
   MAX_CUSTOM_KEYS,
   MAX_ID_LENGTH,
+  type Precheck,
+  precheckFor,
 } from '../schema/index.js';
 import type { EventError, EventErrorCode } from './errors.js';
 
@@ -37,23 +39,42 @@ export interface ValidateOptions {
   maxDepth: number;
 }
 
-const coreKeys = new Set([
-  'deviceId',
-  'userId',
-  'sessionId',
-  'os',
-  'osVersion',
-  'app',
-  'appVersion',
-  'locale',
-  'userKind',
-]);
+// Local copies of the schema's limits, read several times per event: a module constant is cheaper
+// than an imported binding re-exported through lib/schema/index.ts (a getter call under tsx).
+const MAX_ID = MAX_ID_LENGTH;
+const MAX_CORE_VALUE = MAX_CORE_VALUE_LENGTH;
+const MAX_CUSTOM = MAX_CUSTOM_KEYS;
+const MAX_CUSTOM_KEY = MAX_CUSTOM_KEY_LENGTH;
+const ISO_TIME = ISO_TIME_PATTERN;
+
 const userKinds = new Set(['external', 'internal', 'test']);
 /** Keys that are harmless in JSON but turn into prototype changes in naive merges downstream. */
 const unsafeKeys = new Set(['__proto__', 'constructor', 'prototype']);
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** What an event name implies, worked out once per distinct name (names have low cardinality). */
+interface NameInfo {
+  valid: boolean;
+  model: z.ZodType | undefined;
+  precheck: Precheck | undefined;
+}
+
+const NAME_MEMO_LIMIT = 10_000;
+const names = new Map<string, NameInfo>();
+
+function nameInfo(name: string): NameInfo {
+  let info = names.get(name);
+  if (!info) {
+    const model = dataModelFor(name);
+    info = { valid: EVENT_NAME_PATTERN.test(name), model, precheck: model && precheckFor(model) };
+    // Bounded: clients control names, so the memo must not grow without limit.
+    if (names.size >= NAME_MEMO_LIMIT) names.clear();
+    names.set(name, info);
+  }
+  return info;
 }
 
 /**
@@ -68,14 +89,15 @@ export function validateEvent(value: unknown, options: ValidateOptions): Validat
   }
   // Structural checks zod does not do, before zod sees the value.
   const data = value.data;
-  const model = typeof value.name === 'string' ? dataModelFor(value.name) : undefined;
+  const info = typeof value.name === 'string' ? nameInfo(value.name) : undefined;
+  const model = info?.model;
   if (isPlainObject(data) && !model && !withinDepth(data, 2, options.maxDepth)) {
     return fail('EVENT_TOO_DEEP', 'data', `The event nests deeper than ${options.maxDepth} levels`);
   }
-  if (isPlainObject(value.custom)) stripUnsafe(value.custom);
-
-  let event = fastCheck(value, model);
+  // fastCheck strips unsafe custom keys as it checks them; zod sees them stripped too.
+  let event = info?.valid ? fastCheck(value, info) : undefined;
   if (!event) {
+    if (isPlainObject(value.custom)) stripUnsafe(value.custom);
     const checked = zodCheck(value, model);
     if (!checked.ok) return checked;
     event = checked.event;
@@ -83,29 +105,49 @@ export function validateEvent(value: unknown, options: ValidateOptions): Validat
   return checkTime(event, value.time as string | number, options.now);
 }
 
-function fastCheck(v: Record<string, unknown>, model: z.ZodType | undefined): ValidEvent | undefined {
+/** The common valid case, checked by hand; `info` is the (already valid) name's. */
+function fastCheck(v: Record<string, unknown>, info: NameInfo): ValidEvent | undefined {
   const { id, name, time, core, data, custom } = v;
-  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH)) return;
-  if (typeof name !== 'string' || !EVENT_NAME_PATTERN.test(name)) return;
+  if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID)) return;
+  // NaN unless the time is canonical ISO UTC, whose instant is then known without Date.parse.
+  let timeMs = Number.NaN;
   if (typeof time === 'string') {
-    if (!ISO_TIME_PATTERN.test(time)) return;
+    timeMs = canonicalUtcMs(time);
+    if (Number.isNaN(timeMs) && !ISO_TIME.test(time)) return;
   } else if (typeof time !== 'number' || !Number.isInteger(time) || time < 0) return;
+  else timeMs = time;
   if (!isPlainObject(core) || typeof core.deviceId !== 'string') return;
   for (const key in core) {
-    if (!coreKeys.has(key)) return;
     const field = core[key];
-    if (field === undefined) continue;
-    if (typeof field !== 'string') return;
-    if (
-      key === 'userKind' ? !userKinds.has(field) : field.length === 0 || field.length > MAX_CORE_VALUE_LENGTH
-    )
-      return;
+    // A switch on the key: interned strings compare by identity, cheaper than a Set lookup.
+    switch (key) {
+      case 'deviceId':
+      case 'userId':
+      case 'sessionId':
+      case 'os':
+      case 'osVersion':
+      case 'app':
+      case 'appVersion':
+      case 'locale':
+        if (field === undefined) continue;
+        if (typeof field !== 'string' || field.length === 0 || field.length > MAX_CORE_VALUE) return;
+        continue;
+      case 'userKind':
+        if (field !== undefined && !userKinds.has(field as string)) return;
+        continue;
+      default:
+        return;
+    }
   }
   if (custom !== undefined) {
     if (!isPlainObject(custom)) return;
     let count = 0;
     for (const key in custom) {
-      if (++count > MAX_CUSTOM_KEYS || key.length === 0 || key.length > MAX_CUSTOM_KEY_LENGTH) return;
+      if (unsafeKeys.has(key)) {
+        delete custom[key];
+        continue;
+      }
+      if (++count > MAX_CUSTOM || key.length === 0 || key.length > MAX_CUSTOM_KEY) return;
       const field = custom[key];
       if (
         typeof field !== 'string' &&
@@ -115,13 +157,14 @@ function fastCheck(v: Record<string, unknown>, model: z.ZodType | undefined): Va
         return;
     }
   }
+  const { model, precheck } = info;
   if (model) {
-    if (!model.safeParse(data).success) return;
+    if (!(precheck ? precheck(data) : model.safeParse(data).success)) return;
   } else if (data !== undefined && !isPlainObject(data)) return;
   return {
     id: id as string | undefined,
-    name,
-    timeMs: 0,
+    name: name as string,
+    timeMs,
     time: '',
     core: core as Core,
     data: data as Record<string, unknown> | undefined,
@@ -141,7 +184,7 @@ function zodCheck(v: Record<string, unknown>, model: z.ZodType | undefined): Val
   const e = envelope.data;
   return {
     ok: true,
-    event: { id: e.id, name: e.name, timeMs: 0, time: '', core: e.core, data, custom: e.custom },
+    event: { id: e.id, name: e.name, timeMs: Number.NaN, time: '', core: e.core, data, custom: e.custom },
   };
 }
 
@@ -187,8 +230,10 @@ function lookup(input: unknown, path: readonly PropertyKey[]): unknown {
   return node;
 }
 
+/** `event.timeMs` is the instant when the fast path already knows it (canonical UTC), else NaN. */
 function checkTime(event: ValidEvent, time: string | number, now: number): Validation {
-  const ms = typeof time === 'number' ? time : Date.parse(time);
+  const canonical = typeof time === 'string' && !Number.isNaN(event.timeMs);
+  const ms = canonical ? event.timeMs : typeof time === 'number' ? time : Date.parse(time);
   if (!Number.isFinite(ms)) return fail('INVALID_TIME', 'time', `time: ${String(time)} is not a real date`);
   if (ms < now - MAX_EVENT_AGE_MS) {
     return fail(
@@ -205,28 +250,73 @@ function checkTime(event: ValidEvent, time: string | number, now: number): Valid
     );
   }
   event.timeMs = ms;
-  event.time = typeof time === 'string' && isCanonicalUtc(time) ? time : new Date(ms).toISOString();
+  event.time = canonical ? (time as string) : new Date(ms).toISOString();
   return { ok: true, event };
 }
 
 const monthDays = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
 /**
- * Whether a time string is already what `toISOString` would print (`YYYY-MM-DDTHH:mm:ss.sssZ`
- * with every field in range), so the common case skips a Date round-trip (~0.7 µs per event).
- * Anything else, such as `02-30`, which Date.parse rolls over to March, is normalised instead.
+ * The instant of a time that is already what `toISOString` prints (`YYYY-MM-DDTHH:mm:ss.sssZ`,
+ * every field in range), else NaN. The common case so skips the ISO regex, `Date.parse` and a Date
+ * round-trip; anything else, such as `02-30` (which Date.parse rolls over to March), is normalised
+ * by the slow path instead. Exported for the property test against `Date.parse`.
  */
-function isCanonicalUtc(s: string): boolean {
-  if (s.length !== 24 || s.charCodeAt(23) !== 90 /* Z */ || s.charCodeAt(19) !== 46 /* . */) return false;
-  const two = (i: number) => (s.charCodeAt(i) - 48) * 10 + s.charCodeAt(i + 1) - 48;
-  const month = two(5);
-  const day = two(8);
-  if (month < 1 || month > 12 || day < 1 || day > monthDays[month]!) return false;
-  if (month === 2 && day === 29) {
-    const year = two(0) * 100 + two(2);
-    if (year % 4 !== 0 || (year % 100 === 0 && year % 400 !== 0)) return false;
+export function canonicalUtcMs(s: string): number {
+  if (
+    s.length !== 24 ||
+    s.charCodeAt(4) !== 45 /* - */ ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 /* T */ ||
+    s.charCodeAt(13) !== 58 /* : */ ||
+    s.charCodeAt(16) !== 58 ||
+    s.charCodeAt(19) !== 46 /* . */ ||
+    s.charCodeAt(23) !== 90 /* Z */
+  )
+    return Number.NaN;
+  // A non-digit makes its field -1, which the range checks below reject.
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const millis = digits(s, 20, 3);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > monthDays[month]!) return Number.NaN;
+  if (month === 2 && day === 29 && (year % 4 !== 0 || (year % 100 === 0 && year % 400 !== 0)))
+    return Number.NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millis < 0)
+    return Number.NaN;
+  // Events of one request share a few dates: remember the last one's day number.
+  const date = year * 10_000 + month * 100 + day;
+  if (date !== lastDate) {
+    lastDays = daysFromCivil(year, month, day);
+    lastDate = date;
   }
-  return two(11) <= 23 && two(14) <= 59 && two(17) <= 59;
+  return lastDays * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis;
+}
+
+let lastDate = -1;
+let lastDays = 0;
+
+/** The decimal number in `s[at, at + n)`, or -1 if any of those characters is not a digit. */
+function digits(s: string, at: number, n: number): number {
+  let value = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
 }
 
 /** Whether a container and everything in it stay within `max` levels; strips unsafe keys on the way. */

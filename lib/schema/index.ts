@@ -1,2 +1,3 @@
 export * from './envelope.js';
 export * from './models.js';
+export * from './precheck.js';

@@ -31,5 +31,31 @@ describe('Packer', () => {
     expect(packs.reduce((n, p) => n + p.properties.count, 0)).toBe(200);
   });
 
+  it('a background packer compresses large packs on the threadpool and yields what the synchronous one yields', async () => {
+    const options = { maxPackBytes: 64 * 1024, maxInflatedBytes: 256 * 1024, gzipLevel: 1 };
+    const sync = new Packer('t', options);
+    const background = new Packer('t', options, true);
+    // Two large compressible groups (compressed in 128 KiB members, split at the inflated cap), a
+    // small one, and an incompressible one that has to be split after compression.
+    const lines: [string, string][] = [];
+    for (let i = 0; i < 12_000; i++)
+      lines.push([`k${i % 2}`, JSON.stringify({ n: i, pad: 'x'.repeat(i % 90) })]);
+    lines.push(['small', '{"n":"s"}']);
+    for (let i = 0; i < 300; i++)
+      lines.push(['noise', JSON.stringify({ r: randomBytes(300).toString('base64') })]);
+    for (const [key, line] of lines) {
+      sync.add(key, line);
+      background.add(key, line);
+    }
+    const expected = sync.finish();
+    const packs = await background.finishAsync();
+    const view = (list: typeof packs) =>
+      list.map((p) => [p.partitionKey, p.properties, gunzipSync(p.body).toString()] as const);
+    expect(view(packs)).toEqual(view(expected));
+    expect(packs.length).toBeGreaterThan(4);
+    for (const pack of packs) expect(pack.body.byteLength).toBeLessThanOrEqual(64 * 1024);
+    expect(() => background.finish()).toThrow(/finishAsync/);
+  });
+
   it('partition key is <tenant>:<deviceId>', () => expect(partitionKeyOf('t', 'd')).toBe('t:d'));
 });
