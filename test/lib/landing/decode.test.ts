@@ -22,6 +22,16 @@ describe('decodeMessage', () => {
     });
   });
 
+  it('reads a pack made of several gzip members (ingest compresses large packs in pieces)', () => {
+    const body = Buffer.concat([gzipSync('{"a":1}\n'), gzipSync('{"b":2}\n')]);
+    expect(decodeMessage(msg(body, { ...ndjson, tenant: 'acme', count: 2 }))).toEqual({
+      ok: true,
+      tenant: 'acme',
+      ndjson: Buffer.from('{"a":1}\n{"b":2}\n'),
+      lines: 2,
+    });
+  });
+
   it('adds the final newline a body may lack', () => {
     const decoded = decodeMessage(msg(gzipSync('{"a":1}'), { ...ndjson, tenant: 'acme', count: 1 }));
     expect(decoded).toEqual({ ok: true, tenant: 'acme', ndjson: Buffer.from('{"a":1}\n'), lines: 1 });
