@@ -59,52 +59,34 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Azurit
   const blob = load('blob');
   const queue = load('queue');
   const table = load('table');
-  // Positional: host, port, keepAliveTimeout, metadataDB, extentDB, persistence, accessLog, accessLogStream,
-  // debugLog, debugLogPath, loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
-  const blobServer = new blob.Server(
-    new blob.Config(
-      host,
-      options.blobPort ?? 0,
-      5,
-      at('__azurite_db_blob__.json'),
-      at('__azurite_db_blob_extent__.json'),
-      [{ locationId: 'Default', locationPath: at('__blobstorage__'), maxConcurrency: 10 }],
-      false,
-      undefined,
-      false,
-      undefined,
-      true,
-      true,
-      '',
-      '',
-      '',
-      undefined,
-      false,
-      memory,
-    ),
-  );
-  const queueServer = new queue.Server(
-    new queue.Config(
-      host,
-      options.queuePort ?? 0,
-      5,
-      at('__azurite_db_queue__.json'),
-      at('__azurite_db_queue_extent__.json'),
-      [{ locationId: 'Default', locationPath: at('__queuestorage__'), maxConcurrency: 10 }],
-      false,
-      undefined,
-      false,
-      undefined,
-      true,
-      true,
-      '',
-      '',
-      '',
-      undefined,
-      false,
-      memory,
-    ),
-  );
+  // Blob and queue share one positional constructor: host, port, keepAliveTimeout, metadataDB,
+  // extentDB, persistence, accessLog, accessLogStream, debugLog, debugLogPath, loose,
+  // skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
+  const extentServer = (service: { Server: ServerCtor; Config: ConfigCtor }, name: string, port = 0) =>
+    new service.Server(
+      new service.Config(
+        host,
+        port,
+        5,
+        at(`__azurite_db_${name}__.json`),
+        at(`__azurite_db_${name}_extent__.json`),
+        [{ locationId: 'Default', locationPath: at(`__${name}storage__`), maxConcurrency: 10 }],
+        false,
+        undefined,
+        false,
+        undefined,
+        true,
+        true,
+        '',
+        '',
+        '',
+        undefined,
+        false,
+        memory,
+      ),
+    );
+  const blobServer = extentServer(blob, 'blob', options.blobPort);
+  const queueServer = extentServer(queue, 'queue', options.queuePort);
   // Table: host, port, keepAliveTimeout, metadataDB, debugLog, accessLog, accessLogStream, debugLogPath,
   // loose, skipApiVersionCheck, cert, key, pwd, oauth, disableProductStyleUrl, inMemory.
   const tableServer = new table.Server(

@@ -47,6 +47,12 @@ export const SettingsSchema = z.object({
   MAIN_BUFFER_MINUTES: int(0, 1440).default(0),
   /** First state of a pipeline without a cursor (ISO time); default: oldest state in the block index. */
   MAIN_START_TIME: z.iso.datetime({ offset: true }).optional(),
+  /** Cap of main's exponential back-off after a dependency failure, in minutes. */
+  MAIN_BACKOFF_MAX_MINUTES: int(1, 24 * 60).default(30),
+  /** Temporal states main reads from the block index in one range query. */
+  MAIN_BATCH_STATES: int(1, 1440).default(60),
+  /** Task messages of one state main sends at once (states go out one after another, in order). */
+  MAIN_SEND_CONCURRENCY: int(1, 512).default(64),
 
   /** Whether the health endpoint also probes Cosmos DB. */
   HEALTH_CHECK_COSMOS: bool.default(true),

@@ -1,5 +1,8 @@
 import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
+import { controlTable } from '../main/control.js';
+import { taskLogTable } from '../main/taskLog.js';
+import { productionPipelines } from '../pipelines/registry.js';
 import type { Services } from '../services/index.js';
 import { tenantTables } from '../tenants/tables.js';
 
@@ -13,8 +16,8 @@ export interface Resources {
 }
 
 export const resources: Resources = {
-  tables: [blockIndexTable, landingTable, ...Object.values(tenantTables)],
-  queues: [],
+  tables: [blockIndexTable, landingTable, ...Object.values(tenantTables), controlTable, taskLogTable],
+  queues: productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
 };
 
 export async function provision(s: Services, extra: Partial<Resources> = {}): Promise<void> {

@@ -48,3 +48,8 @@ export function statePartitionPath(id: string): string {
   stateStartMs(id);
   return `date=${id.slice(0, 4)}-${id.slice(4, 6)}-${id.slice(6, 8)}/hour=${id.slice(8, 10)}/minute=${id.slice(10, 12)}`;
 }
+
+/** The earlier of two state ids (ids are fixed-width, so they compare as strings). */
+export function earlierState(a: string, b: string): string {
+  return a <= b ? a : b;
+}

@@ -1,0 +1,16 @@
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import { checkAdminKey } from '../lib/auth/adminKey.js';
+import { statusDepsFrom } from '../lib/main/deps.js';
+import { pipelineStatus } from '../lib/main/status.js';
+import { pipelines } from '../lib/pipelines/registry.js';
+import { services } from '../lib/services/index.js';
+
+export async function status(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+  const s = services();
+  const auth = checkAdminKey(request.headers, s.config);
+  if (!auth.ok) return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
+  const report = await pipelineStatus(statusDepsFrom(s, pipelines()));
+  return { status: 200, jsonBody: report, headers: { 'cache-control': 'no-store' } };
+}
+
+app.http('status', { methods: ['GET'], authLevel: 'anonymous', route: 'v1/status', handler: status });

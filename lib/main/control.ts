@@ -1,0 +1,180 @@
+import { odata, type TableClient } from '@azure/data-tables';
+import { z } from 'zod';
+import { type Backoff, BackoffSchema } from './backoff.js';
+import { isStatus, MainError } from './errors.js';
+
+/**
+ * Main's control table: the live cursor of each pipeline (partition `live`, row = pipeline), the
+ * back-off of each scope (partition `backoff`) and replays (partition `replay`, row =
+ * `<pipeline>~<id>`). A cursor names the next state to process; it only moves by ETag-conditional
+ * writes, so two writers can never both advance it.
+ */
+export const controlTable = 'cursors';
+
+const stateId = z.string().regex(/^\d{12}$/);
+
+export const CursorSchema = z.object({
+  pipeline: z.string(),
+  next: stateId,
+  updatedAt: z.string(),
+});
+export type Cursor = z.infer<typeof CursorSchema> & { etag: string };
+
+export const ReplayStatusSchema = z.enum(['pending', 'running', 'done']);
+
+export const ReplaySchema = z.object({
+  id: z.string(),
+  pipeline: z.string(),
+  from: stateId,
+  to: stateId,
+  /** Empty: every tenant. */
+  tenant: z.string().default(''),
+  next: stateId,
+  status: ReplayStatusSchema,
+  requestedAt: z.string(),
+  states: z.number().int().default(0),
+  tasks: z.number().int().default(0),
+  finishedAt: z.string().default(''),
+});
+export type Replay = z.infer<typeof ReplaySchema> & { etag: string };
+
+export interface Control {
+  cursors: Map<string, Cursor>;
+  backoffs: Map<string, Backoff & { etag: string }>;
+  /** Replays not yet done, oldest request first. */
+  replays: Replay[];
+}
+
+const withEtag = <T>(value: T, entity: { etag?: string }) => ({ ...value, etag: entity.etag ?? '*' });
+
+/** Everything a run needs from the control table, in one query. */
+export async function readControl(table: TableClient): Promise<Control> {
+  const control: Control = { cursors: new Map(), backoffs: new Map(), replays: [] };
+  const filter =
+    "PartitionKey eq 'live' or PartitionKey eq 'backoff' or (PartitionKey eq 'replay' and status ne 'done')";
+  try {
+    for await (const entity of table.listEntities({ queryOptions: { filter } })) {
+      if (entity.partitionKey === 'live') {
+        const c = CursorSchema.parse(entity);
+        control.cursors.set(c.pipeline, withEtag(c, entity));
+      } else if (entity.partitionKey === 'backoff') {
+        const b = BackoffSchema.parse(entity);
+        control.backoffs.set(b.scope, withEtag(b, entity));
+      } else {
+        control.replays.push(withEtag(ReplaySchema.parse(entity), entity));
+      }
+    }
+  } catch (err) {
+    throw new MainError('CONTROL_UNAVAILABLE', `Could not read main's control table '${table.tableName}'`, {
+      cause: err,
+    });
+  }
+  control.replays.sort((a, b) => a.requestedAt.localeCompare(b.requestedAt) || a.id.localeCompare(b.id));
+  return control;
+}
+
+/** Creates a cursor for a pipeline that has none; when another writer got there first, returns theirs. */
+export async function createCursor(
+  table: TableClient,
+  pipeline: string,
+  next: string,
+  now: Date,
+): Promise<Cursor> {
+  const value = { pipeline, next, updatedAt: now.toISOString() };
+  try {
+    const res = await table.createEntity({ partitionKey: 'live', rowKey: pipeline, ...value });
+    return { ...value, etag: res.etag ?? '*' };
+  } catch (err) {
+    if (!isStatus(err, 409)) throw err;
+    const entity = await table.getEntity('live', pipeline);
+    return withEtag(CursorSchema.parse(entity), entity);
+  }
+}
+
+/** Moves a cursor to `next` if nobody else moved it since it was read. */
+export async function advanceCursor(
+  table: TableClient,
+  cursor: Cursor,
+  next: string,
+  now: Date,
+): Promise<Cursor> {
+  const value = { pipeline: cursor.pipeline, next, updatedAt: now.toISOString() };
+  try {
+    const res = await table.updateEntity(
+      { partitionKey: 'live', rowKey: cursor.pipeline, ...value },
+      'Replace',
+      {
+        etag: cursor.etag,
+      },
+    );
+    return { ...value, etag: res.etag ?? '*' };
+  } catch (err) {
+    if (isStatus(err, 412)) {
+      throw new MainError(
+        'CURSOR_CONFLICT',
+        `The cursor of pipeline '${cursor.pipeline}' was moved by another writer; this run stops for it`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+}
+
+export async function saveBackoff(table: TableClient, backoff: Backoff): Promise<void> {
+  await table.upsertEntity({ partitionKey: 'backoff', rowKey: backoff.scope, ...backoff }, 'Replace');
+}
+
+export async function clearBackoff(table: TableClient, scope: string): Promise<void> {
+  await table.deleteEntity('backoff', scope).catch((err) => {
+    if (!isStatus(err, 404)) throw err;
+  });
+}
+
+export const replayRowKey = (pipeline: string, id: string) => `${pipeline}~${id}`;
+
+/** Inserts a replay; if one with the same id exists, returns it (the caller compares parameters). */
+export async function insertReplay(
+  table: TableClient,
+  replay: Omit<Replay, 'etag'>,
+): Promise<{ created: boolean; replay: Replay }> {
+  const rowKey = replayRowKey(replay.pipeline, replay.id);
+  try {
+    const res = await table.createEntity({ partitionKey: 'replay', rowKey, ...replay });
+    return { created: true, replay: { ...replay, etag: res.etag ?? '*' } };
+  } catch (err) {
+    if (!isStatus(err, 409)) throw err;
+    const entity = await table.getEntity('replay', rowKey);
+    return { created: false, replay: withEtag(ReplaySchema.parse(entity), entity) };
+  }
+}
+
+/** Records a replay's progress, ETag-conditional like a cursor. */
+export async function updateReplay(table: TableClient, replay: Replay): Promise<Replay> {
+  const { etag, ...value } = replay;
+  try {
+    const res = await table.updateEntity(
+      { partitionKey: 'replay', rowKey: replayRowKey(replay.pipeline, replay.id), ...value },
+      'Replace',
+      { etag },
+    );
+    return { ...value, etag: res.etag ?? '*' };
+  } catch (err) {
+    if (isStatus(err, 412)) {
+      throw new MainError('CURSOR_CONFLICT', `Replay '${replay.id}' was moved by another writer`, {
+        cause: err,
+      });
+    }
+    throw err;
+  }
+}
+
+/** Every replay (done ones too), newest request first, for the status endpoint. */
+export async function listReplays(table: TableClient, limit = 50): Promise<Replay[]> {
+  const out: Replay[] = [];
+  const filter = odata`PartitionKey eq ${'replay'}`;
+  for await (const entity of table.listEntities({ queryOptions: { filter } })) {
+    out.push(withEtag(ReplaySchema.parse(entity), entity));
+  }
+  out.sort((a, b) => b.requestedAt.localeCompare(a.requestedAt) || b.id.localeCompare(a.id));
+  return out.slice(0, limit);
+}

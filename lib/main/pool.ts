@@ -1,0 +1,25 @@
+/**
+ * Runs `fn` over `items` with at most `limit` calls in flight, starting them in order (so queue
+ * sends leave in state order even though they overlap). Rejects with the first failure, after
+ * the calls already started have settled.
+ */
+export async function runPool<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const lane = async () => {
+    while (next < items.length && !failure) {
+      const item = items[next++]!;
+      try {
+        await fn(item);
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
+  if (failure) throw failure.err;
+}

@@ -1,0 +1,65 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+
+/** One raw block a task covers (the block index entry without what the task already says). */
+export const BlockRefSchema = z.object({
+  path: z.string(),
+  partition: z.string(),
+  firstSequenceNumber: z.number().int(),
+  lastSequenceNumber: z.number().int(),
+  events: z.number().int(),
+  bytes: z.number().int(),
+});
+export type BlockRef = z.infer<typeof BlockRefSchema>;
+
+/** `live` for the pipeline's own cursor, `replay-<id>` for a replay. */
+export const RunSchema = z.string().regex(/^(live|replay-[a-z0-9-]{1,48})$/);
+export type Run = z.infer<typeof RunSchema>;
+
+/**
+ * The task message main sends to a pipeline's queue (base64 JSON, as the queue trigger expects).
+ * `blocks` is the list of the tenant's blocks in the state; when the list would not fit in a
+ * queue message it is left empty and `blocksInMessage` is false: the worker then reads them
+ * with `listBlocks(stateId, tenant)` (the index of a closed state does not change).
+ */
+export const TaskMessageSchema = z.object({
+  taskId: z.string(),
+  pipeline: z.string(),
+  run: RunSchema,
+  stateId: z.string().regex(/^\d{12}$/),
+  tenant: z.string().min(1),
+  /** How many times main has enqueued this task (2+ after a crash or a retried run). */
+  attempt: z.number().int().min(1),
+  blockCount: z.number().int().min(1),
+  events: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+  blocksInMessage: z.boolean(),
+  blocks: z.array(BlockRefSchema),
+});
+export type TaskMessage = z.infer<typeof TaskMessageSchema>;
+
+/** Storage queue messages are at most 64 KiB; base64 makes 48 KiB of JSON. Keep a margin. */
+export const maxMessageJsonBytes = 46 * 1024;
+
+/**
+ * The deterministic id of a task: the same (pipeline, run, state, tenant) always gets the same
+ * id, so a task enqueued again after a crash is recognisably the same task.
+ */
+export function taskIdOf(pipeline: string, run: string, stateId: string, tenant: string): string {
+  const digest = createHash('sha256').update(`${pipeline}\n${run}\n${stateId}\n${tenant}`).digest('hex');
+  return `${pipeline}-${stateId}-${digest.slice(0, 16)}`;
+}
+
+export function encodeTask(task: TaskMessage): string {
+  let json = JSON.stringify(task);
+  if (Buffer.byteLength(json) > maxMessageJsonBytes) {
+    json = JSON.stringify({ ...task, blocksInMessage: false, blocks: [] });
+  }
+  return Buffer.from(json).toString('base64');
+}
+
+/** Parses what the queue trigger hands a worker (already JSON-decoded) or a raw base64 text. */
+export function decodeTask(input: unknown): TaskMessage {
+  const value = typeof input === 'string' ? JSON.parse(Buffer.from(input, 'base64').toString('utf8')) : input;
+  return TaskMessageSchema.parse(value);
+}

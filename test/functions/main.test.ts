@@ -1,0 +1,172 @@
+import { TableClient } from '@azure/data-tables';
+import { QueueServiceClient } from '@azure/storage-queue';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockIndexTable } from '../../lib/landing/blockIndex.js';
+import type { PipelineStatus } from '../../lib/main/status.js';
+import { encodeTask, taskIdOf } from '../../lib/pipelines/task.js';
+import { nextStateId } from '../../lib/temporal/index.js';
+import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { block, seedBlocks } from '../lib/main/harness.js';
+import { worked } from './fixtures/testPipeline.js';
+
+const adminKey = 'test-admin-key-0123456789';
+let stack: TestStack;
+let queues: QueueServiceClient;
+
+async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined> | T | undefined,
+  ms = 30_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Five minutes of an hour ago: closed, since the local Event Hubs partitions are all empty.
+const base = new Date(Date.now() - 60 * 60_000);
+base.setUTCSeconds(0, 0);
+const S = (i: number) => nextStateId(`${base.toISOString().replace(/\D/g, '').slice(0, 12)}`, i);
+
+beforeAll(async () => {
+  stack = await startTestStack({
+    modules: [
+      'functions/main.ts',
+      'functions/replay.ts',
+      'functions/status.ts',
+      'test/functions/fixtures/testPipeline.ts',
+    ],
+    without: ['cosmos'],
+    settings: { TELEMETRY_ADMIN_KEY: adminKey, MAIN_SCHEDULE: '*/1 * * * * *' },
+    adjustHostJson: (h) => {
+      h.extensions.queues.maxPollingInterval = 200;
+      h.extensions.queues.maxDequeueCount = 2;
+      h.extensions.queues.visibilityTimeout = 0;
+    },
+  });
+  queues = QueueServiceClient.fromConnectionString(stack.settings.TelemetryStorage!);
+  const index = TableClient.fromConnectionString(stack.settings.TelemetryStorage!, blockIndexTable, {
+    allowInsecureConnection: true,
+  });
+  await index.createTable();
+  await seedBlocks(index, [block(S(0), 'a'), block(S(0), 'b'), block(S(2), 'a')]);
+});
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const admin = (init: RequestInit = {}) => ({
+  ...init,
+  headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', ...init.headers },
+});
+
+describe('functions: main, replay, status', () => {
+  it('the timer walks closed states into the pipeline queue, and the worker gets each task', async () => {
+    await until('three tasks worked', () => (worked.length >= 3 ? true : undefined));
+    const live = worked
+      .filter((w) => w.task.run === 'live')
+      .map((w) => w.task.taskId)
+      .sort();
+    expect(live).toEqual(
+      [
+        taskIdOf('probe', 'live', S(0), 'a'),
+        taskIdOf('probe', 'live', S(0), 'b'),
+        taskIdOf('probe', 'live', S(2), 'a'),
+      ].sort(),
+    );
+  });
+
+  it('admin endpoints: 401 without a key, 403 with a wrong one, JSON errors with a stable code', async () => {
+    const none = await stack.fetch('/api/v1/status');
+    expect([none.status, ((await none.json()) as { code: string }).code]).toEqual([
+      401,
+      'ADMIN_KEY_REQUIRED',
+    ]);
+    const wrong = await stack.fetch('/api/v1/status', { headers: { 'x-api-key': 'not-the-admin-key' } });
+    expect([wrong.status, ((await wrong.json()) as { code: string }).code]).toEqual([
+      403,
+      'ADMIN_KEY_INVALID',
+    ]);
+    const ok = await stack.fetch('/api/v1/status', { headers: { 'x-api-key': adminKey } });
+    expect(ok.status).toBe(200);
+    const bad = await stack.fetch('/api/v1/replay', admin({ method: 'POST', body: '{"pipeline":' }));
+    expect([bad.status, await bad.json()]).toEqual([
+      400,
+      { code: 'BODY_MALFORMED', message: 'The body must be a JSON object' },
+    ]);
+    const unknown = await stack.fetch(
+      '/api/v1/replay',
+      admin({ method: 'POST', body: JSON.stringify({ pipeline: 'nope', from: S(0), to: S(1) }) }),
+    );
+    expect([unknown.status, await unknown.json()]).toEqual([
+      404,
+      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: probe)" },
+    ]);
+  });
+
+  it('replay enqueues the range again with replay task ids; status shows cursor, replay and poison counts', async () => {
+    const body = { pipeline: 'probe', from: S(0), to: S(1), tenant: 'b', id: 'rerun-1' };
+    const res = await stack.fetch('/api/v1/replay', admin({ method: 'POST', body: JSON.stringify(body) }));
+    expect(res.status).toBe(202);
+    expect(await res.json()).toMatchObject({
+      replay: {
+        id: 'rerun-1',
+        pipeline: 'probe',
+        from: S(0),
+        to: S(1),
+        tenant: 'b',
+        next: S(0),
+        status: 'pending',
+      },
+      status: '/api/v1/status',
+    });
+    const again = await stack.fetch('/api/v1/replay', admin({ method: 'POST', body: JSON.stringify(body) }));
+    expect(again.status).toBe(200);
+
+    const replayed = await until('the replayed task', () =>
+      worked.find((w) => w.task.run === 'replay-rerun-1')
+        ? worked.filter((w) => w.task.run === 'replay-rerun-1')
+        : undefined,
+    );
+    expect(replayed.map((w) => w.task.taskId)).toEqual([taskIdOf('probe', 'replay-rerun-1', S(0), 'b')]);
+
+    // A message no worker can parse ends up in the poison queue after maxDequeueCount attempts.
+    await queues
+      .getQueueClient('probe-tasks')
+      .sendMessage(encodeTask({ ...replayed[0]!.task, taskId: '' }).slice(0, 12));
+    const status = await until('the status with a poison message and the replay done', async () => {
+      const r = await stack.fetch('/api/v1/status', admin());
+      const s = (await r.json()) as PipelineStatus;
+      return s.pipelines[0]?.poisonMessages === 1 && s.replays[0]?.status === 'done' ? s : undefined;
+    });
+    expect(status.pipelines).toEqual([
+      {
+        name: 'probe',
+        queue: 'probe-tasks',
+        cursor: { next: expect.any(String), updatedAt: expect.any(String) },
+        lagStates: 0,
+        backoff: null,
+        queueMessages: 0,
+        poisonMessages: 1,
+      },
+    ]);
+    expect(status.pipelines[0]!.cursor!.next > S(2)).toBe(true);
+    expect(status.replays).toEqual([
+      expect.objectContaining({
+        id: 'rerun-1',
+        status: 'done',
+        next: S(2),
+        states: 2,
+        tasks: 1,
+        tenant: 'b',
+        totalStates: 2,
+      }),
+    ]);
+    expect(status.backoff).toBeNull();
+    expect(status.watermark).toMatchObject({ slowestPartition: null });
+  });
+});
