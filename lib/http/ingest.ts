@@ -1,4 +1,5 @@
 import type { ReadableStream } from 'node:stream/web';
+import { checkAdminKey } from '../auth/adminKey.js';
 import { IngestError } from '../ingest/errors.js';
 import { limitsFrom } from '../ingest/limits.js';
 import { ingestPackage } from '../ingest/package.js';
@@ -11,7 +12,7 @@ import {
   outcomeResponse,
 } from '../ingest/request.js';
 import type { Services } from '../services/index.js';
-import { apiKeyFrom, keyEquals, tenantRules, tenantStores } from '../tenants/index.js';
+import { tenantRules, tenantStores } from '../tenants/index.js';
 
 /** What the ingest HTTP handlers read from a Functions HttpRequest. */
 export interface ApiRequest {
@@ -104,11 +105,8 @@ export function handleGetConfig(request: ApiRequest, s: Services): Promise<JsonR
 /** PUT /v1/config?tenant=<id> with the admin key: replaces the config and bumps its version. */
 export function handlePutConfig(request: ApiRequest, s: Services): Promise<JsonResponse> {
   return guarded(async () => {
-    const key = apiKeyFrom(request.headers) ?? request.headers.get('x-admin-key') ?? undefined;
-    if (!key) throw new IngestError('AUTH_REQUIRED', 'Send the admin key in "Authorization: Bearer <key>"');
-    if (!keyEquals(key, s.config.TELEMETRY_ADMIN_KEY)) {
-      throw new IngestError('FORBIDDEN', 'Changing config needs the admin key, not a tenant key');
-    }
+    const auth = checkAdminKey(request.headers, s.config);
+    if (!auth.ok) return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
     const tenantId = request.query?.get('tenant') ?? '';
     const stores = tenantStores(s);
     if (!tenantId || !(await stores.tenants.getTenant(tenantId))) {

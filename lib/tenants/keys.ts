@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 /** Keys are stored as SHA-256 hex only: a leaked table does not leak usable keys. */
 export function hashKey(key: string): string {
@@ -18,12 +18,4 @@ export function apiKeyFrom(headers: Headers): string | undefined {
     if (match) return match[1];
   }
   return headers.get('x-api-key')?.trim() || undefined;
-}
-
-/** Constant-time comparison of a given key with the expected one. */
-export function keyEquals(given: string | undefined, expected: string | undefined): boolean {
-  if (!given || !expected) return false;
-  const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(expected).digest();
-  return timingSafeEqual(a, b);
 }

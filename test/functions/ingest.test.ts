@@ -101,6 +101,7 @@ describe('ingest through the local host into Event Hubs', () => {
       body: '{}',
     });
     expect(forbidden.status).toBe(403);
+    expect(((await forbidden.json()) as { code: string }).code).toBe('ADMIN_KEY_INVALID');
     const put = await stack.fetch('/api/v1/config?tenant=dev', {
       method: 'PUT',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
