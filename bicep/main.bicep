@@ -24,10 +24,20 @@ param maximumThroughputUnits int = 10
 param tables array = [
   'blockindex'
   'landing'
+  'tenants'
+  'apikeys'
+  'tenantconfig'
+  'optouts'
+  'packages'
+  'cursors'
+  'tasklog'
 ]
 
-@description('Storage queues the app expects, each with its -poison twin (same list as lib/provision).')
+@description('Task queues of the pipelines (`<pipeline>-tasks`), each created with its -poison twin (same list as lib/provision).')
 param queues array = []
+
+@description('NCRONTAB schedule of the main function.')
+param mainSchedule string = '0 */1 * * * *'
 
 @description('Admin API key, as a Key Vault reference or a secure value.')
 @secure()
@@ -92,6 +102,7 @@ module functionApp 'modules/functionapp.bicep' = {
       LAND_CONSUMER_GROUP: eventHubs.outputs.landConsumerGroup
       LAKE_FILESYSTEM: 'lake'
       COSMOS_DATABASE: cosmos.outputs.databaseName
+      MAIN_SCHEDULE: mainSchedule
       TELEMETRY_ADMIN_KEY: adminKey
       PRIVACY_SECRET: privacySecret
     }

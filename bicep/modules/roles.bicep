@@ -33,7 +33,7 @@ resource hostRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
 ]
 
 resource dataRoles 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in [roles.queueDataContributor, roles.tableDataContributor]: {
+  for role in [roles.queueDataContributor, roles.tableDataContributor, roles.blobDataContributor]: {
     name: guid(data.id, principalId, role)
     scope: data
     properties: {

@@ -40,6 +40,17 @@ resource data 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   properties: common
 }
 
+resource dataBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
+  parent: data
+  name: 'default'
+}
+
+// Blob leases that keep main to one run at a time.
+resource locks 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
+  parent: dataBlobs
+  name: 'telemetry-locks'
+}
+
 resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
   parent: data
   name: 'default'
