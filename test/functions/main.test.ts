@@ -141,7 +141,11 @@ describe('functions: main, replay, status', () => {
     const status = await until('the status with a poison message and the replay done', async () => {
       const r = await stack.fetch('/api/v1/status', admin());
       const s = (await r.json()) as PipelineStatus;
-      return s.pipelines[0]?.poisonMessages === 1 && s.replays[0]?.status === 'done' ? s : undefined;
+      // The queue count is approximate and includes messages a worker holds: wait for it to settle.
+      const settled = s.pipelines[0]?.queueMessages === 0;
+      return s.pipelines[0]?.poisonMessages === 1 && s.replays[0]?.status === 'done' && settled
+        ? s
+        : undefined;
     });
     expect(status.pipelines).toEqual([
       {
