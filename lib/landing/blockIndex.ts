@@ -46,10 +46,12 @@ export async function listBlocks(
 
 /** The oldest state id in the index (partition keys sort as time), or undefined when empty. */
 export async function oldestIndexedState(table: TableClient): Promise<string | undefined> {
-  const page = await table
-    .listEntities({ queryOptions: { select: ['PartitionKey'] } })
-    .byPage({ maxPageSize: 1 })
-    .next();
-  const first = page.done ? undefined : page.value[0];
-  return first?.partitionKey as string | undefined;
+  // Azure Table storage may answer a scan with empty pages and a continuation token: read on
+  // until the first entity (or the end), never conclude "empty" from one page.
+  const pages = table.listEntities({ queryOptions: { select: ['PartitionKey'] } }).byPage({ maxPageSize: 1 });
+  for await (const page of pages) {
+    const first = page[0];
+    if (first) return first.partitionKey as string;
+  }
+  return undefined;
 }

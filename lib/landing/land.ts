@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
 import { RestError, type TableClient, type TableTransaction } from '@azure/data-tables';
 import type { Lake } from '../lake/index.js';
@@ -88,8 +89,6 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
   };
   if (fresh.length === 0) return result;
 
-  await removePending(deps, record);
-
   // Encode: stream every tenant-minute group through its own gzip, one body at a time, so a
   // batch of large packed bodies never sits inflated in memory all at once.
   const open = new Map<string, OpenBlock>();
@@ -134,7 +133,8 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
       message.sequenceNumber,
     );
     const bytes = stampLines(decoded.ndjson, decoded.lines, fields);
-    block.gzip.write(bytes);
+    // Wait for zlib to take it: without this, every inflated body would queue up in memory.
+    if (!block.gzip.write(bytes)) await once(block.gzip, 'drain');
     block.rawBytes += bytes.length;
     block.events += decoded.lines;
     block.lastSeq = message.sequenceNumber;
@@ -160,10 +160,20 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
     first: e.firstSequenceNumber,
     last: e.lastSequenceNumber,
   }));
-  record = await writeRecord(deps, { ...record, pending });
+  // Claim the partition (ETag-conditional) before touching what an earlier attempt left: the
+  // record names its blocks and ours, so whoever claims next can clean up both, and an attempt
+  // that lost the claim can no longer move the watermark.
+  const stale = record.pending.filter(
+    (p) =>
+      !pending.some(
+        (q) => q.tenant === p.tenant && q.stateId === p.stateId && q.first === p.first && q.last === p.last,
+      ),
+  );
+  record = await writeRecord(deps, { ...record, pending: [...stale, ...pending] });
+  await removeBlocks(deps, partition, stale);
 
   const bodies = await Promise.all(closed.map((b) => b.done));
-  await Promise.all([
+  await settleAll([
     ...entries.map((entry, i) => {
       entry.bytes = bodies[i]!.length;
       return deps.lake.put(entry.path, bodies[i]!, {
@@ -230,14 +240,12 @@ async function writeRecord(deps: LandingDeps, record: LandingRecord): Promise<La
   }
 }
 
-async function removePending(deps: LandingDeps, record: LandingRecord): Promise<void> {
-  if (record.pending.length === 0) return;
-  deps.log?.(
-    `Partition ${record.partitionId}: removing ${record.pending.length} block(s) of an unfinished attempt`,
-  );
-  await Promise.all(
-    record.pending.map(async (p) => {
-      const path = blockPath(p.tenant, p.stateId, record.partitionId, p.first, p.last);
+async function removeBlocks(deps: LandingDeps, partition: string, blocks: PendingBlock[]): Promise<void> {
+  if (blocks.length === 0) return;
+  deps.log?.(`Partition ${partition}: removing ${blocks.length} block(s) of an unfinished attempt`);
+  await settleAll(
+    blocks.map(async (p) => {
+      const path = blockPath(p.tenant, p.stateId, partition, p.first, p.last);
       await deps.lake.delete(path);
       await deps.blockIndex.deleteEntity(p.stateId, blockRowKey({ tenant: p.tenant, path })).catch((err) => {
         if (!(err instanceof RestError && err.statusCode === 404)) throw err;
@@ -246,11 +254,21 @@ async function removePending(deps: LandingDeps, record: LandingRecord): Promise<
   );
 }
 
+/**
+ * Like Promise.all, but waits for every write to finish before rethrowing the first failure, so
+ * no write of a failed attempt is still in flight when the retry starts cleaning up after it.
+ */
+async function settleAll(writes: Promise<unknown>[]): Promise<void> {
+  const results = await Promise.allSettled(writes);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
 /** Upserts index entries in entity-group transactions (one partition key, up to 100 each). */
 async function writeIndex(table: TableClient, entries: BlockIndexEntry[]): Promise<void> {
   const byState = new Map<string, BlockIndexEntry[]>();
   for (const e of entries) byState.set(e.stateId, [...(byState.get(e.stateId) ?? []), e]);
-  await Promise.all(
+  await settleAll(
     [...byState.values()].flatMap((list) => {
       const chunks: TableTransaction['actions'][] = [];
       for (let i = 0; i < list.length; i += 100) {

@@ -7,7 +7,15 @@ export interface ProgressDeps {
   landing: TableClient;
   eventHub: Pick<EventHubProducerClient, 'getPartitionIds' | 'getPartitionProperties' | 'eventHubName'>;
   now: () => number;
+  /**
+   * Enqueued times come from the Event Hubs service clock, "now" from ours: a caught-up partition
+   * counts as now minus this margin, so a clock running ahead cannot close a minute that an event
+   * is still being enqueued into.
+   */
+  clockSkewMs?: number;
 }
+
+export const defaultClockSkewMs = 5000;
 
 /**
  * The global landing watermark right now: landed watermarks from Table storage against the live
@@ -31,5 +39,5 @@ export async function currentWatermark(deps: ProgressDeps, signal?: AbortSignal)
       }),
     ),
   ]);
-  return globalWatermark(watermarks, partitions, nowMs);
+  return globalWatermark(watermarks, partitions, nowMs - (deps.clockSkewMs ?? defaultClockSkewMs));
 }

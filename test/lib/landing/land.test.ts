@@ -7,6 +7,7 @@ import { blobLake, type Lake } from '../../../lib/lake/index.js';
 import { listBlocks } from '../../../lib/landing/blockIndex.js';
 import { blockPath, type LandingDeps, landBatch } from '../../../lib/landing/land.js';
 import { readLandingRecords } from '../../../lib/landing/watermarks.js';
+import { until } from '../../helpers/until.js';
 import { eventLine, packed, t0 } from './fixtures.js';
 
 let azurite: Azurite;
@@ -248,5 +249,29 @@ describe('landBatch', () => {
     await expect(attempt).rejects.toMatchObject({ code: 'LANDING_CONFLICT' });
     const [record] = await readLandingRecords(landing, 'telemetry');
     expect(record!.sequenceNumber).toBe(5);
+  });
+
+  it('two instances landing one partition during a handover: the later claim wins, every event once', async () => {
+    const msgs = Array.from({ length: 6 }, (_, i) => packed('acme', i, t0 + i, [eventLine('acme', i)]));
+    const real = blobLake(container);
+    const slow: Lake = {
+      ...real,
+      put: async (path, body, options) => {
+        await new Promise((r) => setTimeout(r, 300));
+        return real.put(path, body, options);
+      },
+    };
+    const a = landBatch(deps(slow), { partitionId: '0', messages: msgs });
+    // B starts once A has claimed the partition and is still writing.
+    await until('A to claim', async () => {
+      const [record] = await readLandingRecords(landing, 'telemetry');
+      return record?.pending.length ? true : undefined;
+    });
+    const b = await landBatch(deps(), { partitionId: '0', messages: msgs });
+    expect(b.events).toBe(6);
+    await expect(a).rejects.toMatchObject({ code: 'LANDING_CONFLICT' });
+    expect(await allLandedSequenceNumbers()).toEqual([0, 1, 2, 3, 4, 5]);
+    const [record] = await readLandingRecords(landing, 'telemetry');
+    expect(record).toMatchObject({ sequenceNumber: 5, pending: [] });
   });
 });
