@@ -100,29 +100,45 @@ export function startQueueTriggers(registrations: readonly Registration[], optio
       nextVisibleTime: message.nextVisibleOn.toISOString(),
       popReceipt: message.popReceipt,
     };
+    const toPoison = async (why: string) => {
+      await poison.createIfNotExists();
+      await poison.sendMessage(message.messageText);
+      await queue.deleteMessage(message.messageId, message.popReceipt);
+      options.logger.warn(`Message ${message.messageId} ${why}; moved to ${queueName}-poison`);
+    };
+    // Never reject: a storage hiccup here must not stop the listener. What fails is logged, and the
+    // message reappears after its visibility timeout, as with the host.
+    const settle = (action: Promise<unknown>, what: string) =>
+      action.catch((err: Error) =>
+        options.logger.warn(`Queue ${queueName}: could not ${what} ${message.messageId}:`, err.message),
+      );
+
+    // A message already past maxDequeueCount (its worker kept crashing) goes straight to poison.
+    if (message.dequeueCount > settings.maxDequeueCount) {
+      await settle(toPoison(`was dequeued ${message.dequeueCount} times`), 'poison');
+      return;
+    }
+    let succeeded = false;
     try {
       await invoke(registration, input, options.logger, { triggerMetadata });
-      await queue.deleteMessage(message.messageId, message.popReceipt);
+      succeeded = true;
     } catch {
-      if (message.dequeueCount >= settings.maxDequeueCount) {
-        await poison.createIfNotExists();
-        await poison.sendMessage(message.messageText);
-        await queue.deleteMessage(message.messageId, message.popReceipt);
-        options.logger.warn(
-          `Message ${message.messageId} failed ${message.dequeueCount} times; moved to ${queueName}-poison`,
-        );
-      } else {
-        await queue
-          .updateMessage(
-            message.messageId,
-            message.popReceipt,
-            undefined,
-            Math.round(settings.visibilityTimeout / 1000),
-          )
-          .catch((err) =>
-            options.logger.warn(`Queue ${queueName}: could not release ${message.messageId}:`, err.message),
-          );
-      }
+      // logged by invoke
+    }
+    if (succeeded) {
+      await settle(queue.deleteMessage(message.messageId, message.popReceipt), 'delete');
+    } else if (message.dequeueCount >= settings.maxDequeueCount) {
+      await settle(toPoison(`failed ${message.dequeueCount} times`), 'poison');
+    } else {
+      await settle(
+        queue.updateMessage(
+          message.messageId,
+          message.popReceipt,
+          undefined,
+          Math.round(settings.visibilityTimeout / 1000),
+        ),
+        'release',
+      );
     }
   }
 

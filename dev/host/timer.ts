@@ -108,9 +108,10 @@ async function readStatus(
   }
 }
 
+/** Best effort, as in the host: a failed status write costs past-due detection, not the schedule. */
 async function writeStatus(blob: ReturnType<ContainerClient['getBlockBlobClient']>, status: ScheduleStatus) {
   const body = JSON.stringify(status);
-  await blob.upload(body, Buffer.byteLength(body), {
-    blobHTTPHeaders: { blobContentType: 'application/json' },
-  });
+  await blob
+    .upload(body, Buffer.byteLength(body), { blobHTTPHeaders: { blobContentType: 'application/json' } })
+    .catch(() => {});
 }
