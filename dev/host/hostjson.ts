@@ -56,8 +56,40 @@ export const HostJsonSchema = z.object({
 });
 export type HostJson = z.infer<typeof HostJsonSchema>;
 
-export async function readHostJson(path: string): Promise<HostJson> {
-  const raw = JSON.parse(await readFile(path, 'utf8'));
+/**
+ * App settings `AzureFunctionsJobHost__<path>` override host.json values, as in Azure (for example
+ * `AzureFunctionsJobHost__extensions__eventHubs__maxEventBatchSize=500`).
+ */
+export function applyHostOverrides(
+  raw: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
+  const prefix = 'AzureFunctionsJobHost__';
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(prefix) || value === undefined) continue;
+    const path = name.slice(prefix.length).split('__');
+    let node = raw;
+    for (const key of path.slice(0, -1)) {
+      const child = node[key];
+      node = (node[key] = typeof child === 'object' && child !== null ? child : {}) as Record<
+        string,
+        unknown
+      >;
+    }
+    const trimmed = value.trim();
+    node[path[path.length - 1]!] = /^-?\d+(\.\d+)?$/.test(trimmed)
+      ? Number(trimmed)
+      : trimmed === 'true'
+        ? true
+        : trimmed === 'false'
+          ? false
+          : value;
+  }
+  return raw;
+}
+
+export async function readHostJson(path: string, env: NodeJS.ProcessEnv = process.env): Promise<HostJson> {
+  const raw = applyHostOverrides(JSON.parse(await readFile(path, 'utf8')), env);
   const parsed = HostJsonSchema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;

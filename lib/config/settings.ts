@@ -37,12 +37,11 @@ export const SettingsSchema = z.object({
 
   LAND_GZIP_LEVEL: int(1, 9).default(6),
   LAND_MAX_BLOCK_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(64 * 1024 * 1024),
-  LAND_MAX_BATCH_SIZE: int(1, 10_000).default(1000),
 
   /** NCRONTAB schedule of the main function. */
   MAIN_SCHEDULE: z.string().min(9).default('0 */1 * * * *'),
-  /** Time budget of one main run, in seconds (safely under functionTimeout). */
-  MAIN_TIME_BUDGET_SECONDS: int(5, 3600).default(240),
+  /** Time budget of one main run, in seconds: capped safely under host.json functionTimeout (10 min). */
+  MAIN_TIME_BUDGET_SECONDS: int(5, 540).default(240),
   /** How far behind the watermark a pipeline may stay, in minutes. */
   MAIN_BUFFER_MINUTES: int(0, 1440).default(0),
   /** First state of a pipeline without a cursor (ISO time); default: oldest state in the block index. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HostJsonSchema } from '../../../dev/host/hostjson.js';
+import { applyHostOverrides, HostJsonSchema } from '../../../dev/host/hostjson.js';
 import { levelFilter } from '../../../dev/host/log.js';
 import { retryDelay } from '../../../dev/host/retry.js';
 import { compileRoute } from '../../../dev/host/routes.js';
@@ -77,5 +77,21 @@ describe('host.json log levels', () => {
     expect(enabled('host', 'information')).toBe(false);
     expect(enabled('host', 'warning')).toBe(true);
     expect(enabled('Functionality', 'information')).toBe(false);
+  });
+});
+
+describe('host.json overrides from app settings', () => {
+  it('applies AzureFunctionsJobHost__ paths with numbers and booleans', () => {
+    const raw = { version: '2.0', extensions: { eventHubs: { maxEventBatchSize: 1000 } } };
+    const out = applyHostOverrides(raw, {
+      AzureFunctionsJobHost__extensions__eventHubs__maxEventBatchSize: '250',
+      AzureFunctionsJobHost__extensions__queues__messageEncoding: 'none',
+      AzureFunctionsJobHost__logging__logLevel__default: 'Warning',
+      OTHER: '1',
+    });
+    const h = HostJsonSchema.parse(out);
+    expect(h.extensions.eventHubs.maxEventBatchSize).toBe(250);
+    expect(h.extensions.queues.messageEncoding).toBe('none');
+    expect(h.logging.logLevel).toEqual({ default: 'Warning' });
   });
 });
