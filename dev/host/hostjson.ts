@@ -70,11 +70,8 @@ export function applyHostOverrides(
     const path = name.slice(prefix.length).split('__');
     let node = raw;
     for (const key of path.slice(0, -1)) {
-      const child = node[key];
-      node = (node[key] = typeof child === 'object' && child !== null ? child : {}) as Record<
-        string,
-        unknown
-      >;
+      if (typeof node[key] !== 'object' || node[key] === null) node[key] = {};
+      node = node[key] as Record<string, unknown>;
     }
     const trimmed = value.trim();
     node[path[path.length - 1]!] = /^-?\d+(\.\d+)?$/.test(trimmed)
