@@ -102,12 +102,32 @@ export async function readDecoded(source: BodySource, options: DecodeOptions): P
     return sent;
   }
   try {
-    return gunzipSync(sent, { maxOutputLength: options.maxInflatedBytes, chunkSize: 128 * 1024 });
+    return gunzipSync(sent, {
+      maxOutputLength: options.maxInflatedBytes,
+      chunkSize: inflateChunkSize(sent, options.maxInflatedBytes),
+    });
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
       throw inflatedTooLarge(options.maxInflatedBytes);
     throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
   }
+}
+
+/** Deflate inflates at most ~1032:1; a declared size beyond that is not trusted. */
+const MAX_DEFLATE_RATIO = 1032;
+
+/**
+ * An output buffer one byte larger than the size the gzip trailer declares (ISIZE, the last 4
+ * bytes), so the whole body inflates into one buffer: no further 128 KiB chunks, no final
+ * Buffer.concat copy. The trailer is only a hint: a wrong one (several members, a lie) just
+ * means more chunks, and maxOutputLength still caps the output.
+ */
+function inflateChunkSize(sent: Buffer, maxInflatedBytes: number): number {
+  const fallback = 128 * 1024;
+  if (sent.byteLength < 18) return fallback;
+  const declared = sent.readUInt32LE(sent.byteLength - 4);
+  const size = Math.min(declared, maxInflatedBytes, sent.byteLength * MAX_DEFLATE_RATIO) + 1;
+  return Math.max(size, 1024);
 }
 
 function inflatedTooLarge(max: number): IngestError {
