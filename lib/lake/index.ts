@@ -76,7 +76,9 @@ export function blobLake(container: ContainerClient): Lake {
       return container.getBlobClient(path).exists();
     },
     async *list(prefix) {
-      for await (const blob of container.listBlobsFlat({ prefix })) {
+      for await (const blob of container.listBlobsFlat({ prefix, includeMetadata: true })) {
+        // On an account with a hierarchical namespace (ADLS Gen2) folders show up as empty blobs.
+        if (blob.metadata?.hdi_isfolder === 'true') continue;
         yield { path: blob.name, bytes: blob.properties.contentLength ?? 0 };
       }
     },

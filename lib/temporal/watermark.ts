@@ -43,7 +43,8 @@ export function globalWatermark(
   const list = partitions.map((p) => {
     const w = byId.get(p.partitionId);
     const caughtUp = p.isEmpty || (w !== undefined && w.sequenceNumber >= p.lastEnqueuedSequenceNumber);
-    // Landed up to and including enqueuedTimeMs; events at the same millisecond are in the same batch.
+    // Everything enqueued before enqueuedTimeMs has landed (a later event at the same millisecond
+    // may not have: closed therefore means state end <= this time, never <).
     const timeMs = caughtUp ? nowMs : w ? w.enqueuedTimeMs : 0;
     return { partitionId: p.partitionId, timeMs, caughtUp };
   });
