@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { BlockIndexEntrySchema } from '../landing/blockIndex.js';
 
 /** One raw block a task covers (the block index entry without what the task already says). */
-export const BlockRefSchema = z.object({
-  path: z.string(),
-  partition: z.string(),
-  firstSequenceNumber: z.number().int(),
-  lastSequenceNumber: z.number().int(),
-  events: z.number().int(),
-  bytes: z.number().int(),
-});
+export const BlockRefSchema = BlockIndexEntrySchema.omit({ stateId: true, tenant: true });
 export type BlockRef = z.infer<typeof BlockRefSchema>;
 
 /** `live` for the pipeline's own cursor, `replay-<id>` for a replay. */
