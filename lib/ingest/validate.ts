@@ -323,30 +323,21 @@ function daysFromCivil(year: number, month: number, day: number): number {
 function withinDepth(node: Record<string, unknown> | unknown[], level: number, max: number): boolean {
   if (level > max) return false;
   if (Array.isArray(node)) {
-    for (const item of node) {
-      if (
-        typeof item === 'object' &&
-        item !== null &&
-        !withinDepth(item as Record<string, unknown>, level + 1, max)
-      )
-        return false;
-    }
+    for (const item of node) if (!childWithin(item, level + 1, max)) return false;
     return true;
   }
   for (const key in node) {
-    if (unsafeKeys.has(key)) {
-      delete node[key];
-      continue;
-    }
-    const item = node[key];
-    if (
-      typeof item === 'object' &&
-      item !== null &&
-      !withinDepth(item as Record<string, unknown>, level + 1, max)
-    )
-      return false;
+    if (unsafeKeys.has(key)) delete node[key];
+    else if (!childWithin(node[key], level + 1, max)) return false;
   }
   return true;
+}
+
+/** Scalars are always within depth; containers are checked at their own level. */
+function childWithin(item: unknown, level: number, max: number): boolean {
+  return (
+    typeof item !== 'object' || item === null || withinDepth(item as Record<string, unknown>, level, max)
+  );
 }
 
 function stripUnsafe(node: Record<string, unknown>): void {
