@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { services } from '../../lib/services/index.js';
 import { ensureDevTenant, tenantStores } from '../../lib/tenants/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 
 const devKey = 'integration-dev-key-0123456789';
 const adminKey = 'integration-admin-key-0123456789';
@@ -45,7 +46,6 @@ async function readBack(expected: number): Promise<Record<string, unknown>[]> {
     },
     { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
   );
-  const deadline = Date.now() + 20_000;
   const lines = () =>
     received.flatMap((e) =>
       gunzipSync(e.body as Buffer)
@@ -54,7 +54,7 @@ async function readBack(expected: number): Promise<Record<string, unknown>[]> {
         .split('\n')
         .map((l) => JSON.parse(l) as Record<string, unknown>),
     );
-  while (lines().length < expected && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+  await until(`${expected} published events`, () => (lines().length >= expected ? true : undefined), 20_000);
   await subscription.close();
   await consumer.close();
   expect(received[0]?.properties).toMatchObject({

@@ -13,6 +13,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Azurite, startAzurite } from '../../../dev/emulators/azurite.js';
 import { type EventHubsEmulator, startEventHubs } from '../../../dev/eventhubs/index.js';
+import { until } from '../../helpers/until.js';
 
 const hubs = [{ name: 'telemetry', partitionCount: 4, consumerGroups: ['$Default', 'land'] }];
 const partitionIds = ['0', '1', '2', '3'];
@@ -75,14 +76,6 @@ function consume(cs: string): Collector {
   return c;
 }
 
-async function until(cond: () => boolean, what: string, timeoutMs = 20_000): Promise<void> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 async function sendRound(cs: string, round: string): Promise<string[]> {
   const producer = new EventHubProducerClient(cs, 'telemetry');
   const bodies: string[] = [];
@@ -110,14 +103,16 @@ describe('EventHubConsumerClient with the blob checkpoint store', () => {
     const first = await sendRound(eh.connectionString, 'r1');
 
     const a = consume(eh.connectionString);
-    await until(() => a.events.size > 0, 'the first consumer to start');
+    await until('the first consumer to start', () => a.events.size > 0 || undefined, 20_000);
     const b = consume(eh.connectionString);
     await until(
-      () =>
-        a.partitions.size === 2 &&
-        b.partitions.size === 2 &&
-        new Set([...a.events.keys(), ...b.events.keys()]).size === 40,
       'two consumers with two partitions each and all 40 events',
+      () =>
+        (a.partitions.size === 2 &&
+          b.partitions.size === 2 &&
+          new Set([...a.events.keys(), ...b.events.keys()]).size === 40) ||
+        undefined,
+      20_000,
     );
     const seen = new Map([...a.events, ...b.events]);
     expect([...seen.keys()].sort()).toEqual([...first].sort());
@@ -142,7 +137,7 @@ describe('EventHubConsumerClient with the blob checkpoint store', () => {
     const second = await sendRound(eh.connectionString, 'r2');
 
     const c = consume(eh.connectionString);
-    await until(() => c.events.size >= 40, 'the new consumer to read the second round');
+    await until('the new consumer to read the second round', () => c.events.size >= 40 || undefined, 20_000);
     await new Promise((r) => setTimeout(r, 500));
     await c.sub.close();
     await c.client.close();

@@ -8,6 +8,7 @@ import {
 } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventHubsEmulator, startEventHubs } from '../../../dev/eventhubs/index.js';
+import { until } from '../../helpers/until.js';
 
 let eh: EventHubsEmulator;
 const closers: { close(): Promise<void> }[] = [];
@@ -40,22 +41,6 @@ async function rejection(p: Promise<unknown>, withinMs = 5000): Promise<Messagin
   );
   expect(Date.now() - started).toBeLessThan(withinMs);
   return err;
-}
-
-function waitFor<T>(get: () => T | undefined, timeoutMs = 8000): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const t = setInterval(() => {
-      const v = get();
-      if (v !== undefined) {
-        clearInterval(t);
-        resolve(v);
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(t);
-        reject(new Error('timed out waiting'));
-      }
-    }, 20);
-  });
 }
 
 describe('errors surface as the SDK MessagingErrors', () => {
@@ -91,7 +76,7 @@ describe('errors surface as the SDK MessagingErrors', () => {
       { processEvents: async () => {}, processError: async (e) => void errors.push(e as MessagingError) },
       { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 0.2 },
     );
-    const err = await waitFor(() => errors[0]);
+    const err = await until('the receive error', () => errors[0], 8000);
     await sub.close();
     expect(Date.now() - started).toBeLessThan(5000);
     expect(err.code).toBe('MessagingEntityNotFoundError');
@@ -141,19 +126,27 @@ describe('owner level (epoch)', () => {
 
     const low = subscribe(1);
     await producer.sendBatch([{ body: 'one' }], { partitionId: '1' });
-    await waitFor(() => (low.events.length === 1 ? true : undefined));
+    await until('the low-epoch event', () => (low.events.length === 1 ? true : undefined), 8000);
 
     const high = subscribe(2);
-    const stolen = await waitFor(() => low.errors.find((e) => e.code === 'ReceiverDisconnectedError'));
+    const stolen = await until(
+      'the takeover',
+      () => low.errors.find((e) => e.code === 'ReceiverDisconnectedError'),
+      8000,
+    );
     expect(stolen.name).toBe('MessagingError');
-    await waitFor(() => (high.events.length === 1 ? true : undefined));
+    await until('the high-epoch event', () => (high.events.length === 1 ? true : undefined), 8000);
 
     const lower = subscribe(1);
-    const refused = await waitFor(() => lower.errors.find((e) => e.code === 'ReceiverDisconnectedError'));
+    const refused = await until(
+      'the refusal',
+      () => lower.errors.find((e) => e.code === 'ReceiverDisconnectedError'),
+      8000,
+    );
     expect(refused.message).toMatch(/higher owner level/);
 
     await producer.sendBatch([{ body: 'two' }], { partitionId: '1' });
-    await waitFor(() => (high.events.length === 2 ? true : undefined));
+    await until('the second high-epoch event', () => (high.events.length === 2 ? true : undefined), 8000);
     expect(high.events.map((e) => e.body)).toEqual(['one', 'two']);
     expect(high.errors).toEqual([]);
     await Promise.all([low.sub.close(), high.sub.close(), lower.sub.close()]);

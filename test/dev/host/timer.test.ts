@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { startAzurite } from '../../../dev/emulators/azurite.js';
 import { freePorts } from '../../../dev/stack.js';
 import { startTestStack, type TestStack } from '../../helpers/stack.js';
+import { until } from '../../helpers/until.js';
 import { failures, ticks } from './fixtures/timer.js';
 
 let stack: TestStack | undefined;
@@ -23,13 +24,8 @@ const start = (settings: Record<string, string> = {}) =>
     settings,
   });
 
-async function waitFor(count: number, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  while (ticks.length < count) {
-    if (Date.now() > deadline) throw new Error(`only ${ticks.length} of ${count} ticks`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const waitFor = (count: number) =>
+  until(`${count} ticks`, () => (ticks.length >= count ? true : undefined), 10_000);
 
 describe('local host: timer trigger', () => {
   it('fires on its six-field NCRONTAB schedule, on the second', async () => {
