@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkAdminKey } from '../lib/auth/adminKey.js';
+import { checkAdminKey, deniedResponse } from '../lib/auth/adminKey.js';
 import { controlTable } from '../lib/main/control.js';
 import { MainError } from '../lib/main/errors.js';
 import { requestReplay } from '../lib/main/replay.js';
@@ -9,7 +9,7 @@ import { services } from '../lib/services/index.js';
 export async function replay(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const s = services();
   const auth = checkAdminKey(request.headers, s.config);
-  if (!auth.ok) return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
+  if (!auth.ok) return deniedResponse(auth);
   let body: unknown;
   try {
     body = await request.json();

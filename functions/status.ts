@@ -1,5 +1,5 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { checkAdminKey } from '../lib/auth/adminKey.js';
+import { checkAdminKey, deniedResponse } from '../lib/auth/adminKey.js';
 import { statusDepsFrom } from '../lib/main/deps.js';
 import { pipelineStatus } from '../lib/main/status.js';
 import { pipelines } from '../lib/pipelines/registry.js';
@@ -8,7 +8,7 @@ import { services } from '../lib/services/index.js';
 export async function status(request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
   const s = services();
   const auth = checkAdminKey(request.headers, s.config);
-  if (!auth.ok) return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
+  if (!auth.ok) return deniedResponse(auth);
   const report = await pipelineStatus(statusDepsFrom(s, pipelines()));
   return { status: 200, jsonBody: report, headers: { 'cache-control': 'no-store' } };
 }

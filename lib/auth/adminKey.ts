@@ -1,4 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { apiKeyFrom } from '../tenants/keys.js';
 
 /**
  * The admin API key check, for every admin endpoint: `Authorization: Bearer <key>` or
@@ -19,15 +20,8 @@ interface HeaderSource {
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
-function presentedKey(headers: HeaderSource): string | undefined {
-  const auth = headers.get('authorization');
-  const bearer = auth && /^Bearer\s+(.+)$/i.exec(auth.trim());
-  if (bearer) return bearer[1]!.trim();
-  return headers.get('x-api-key')?.trim() || undefined;
-}
-
 export function checkAdminKey(headers: HeaderSource, config: { TELEMETRY_ADMIN_KEY?: string }): AdminAuth {
-  const key = presentedKey(headers);
+  const key = apiKeyFrom(headers);
   if (!key) {
     return {
       ok: false,
@@ -52,6 +46,7 @@ export function checkAdminKey(headers: HeaderSource, config: { TELEMETRY_ADMIN_K
   return { ok: true };
 }
 
-export function isAdminRequest(headers: HeaderSource, config: { TELEMETRY_ADMIN_KEY?: string }): boolean {
-  return checkAdminKey(headers, config).ok;
+/** The JSON answer to a request that failed the admin check. */
+export function deniedResponse(auth: Extract<AdminAuth, { ok: false }>) {
+  return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
 }

@@ -1,9 +1,9 @@
 import type { ReadableStream } from 'node:stream/web';
-import { checkAdminKey } from '../auth/adminKey.js';
+import { checkAdminKey, deniedResponse } from '../auth/adminKey.js';
 import { IngestError } from '../ingest/errors.js';
 import { limitsFrom } from '../ingest/limits.js';
 import { ingestPackage } from '../ingest/package.js';
-import { eventHubPublisher, type Publisher } from '../ingest/publisher.js';
+import { eventHubPublisher } from '../ingest/publisher.js';
 import {
   errorResponse,
   type IngestDeps,
@@ -22,16 +22,16 @@ export interface ApiRequest {
   query?: URLSearchParams;
 }
 
-const publishers = new WeakMap<Services, Publisher>();
+const deps = new WeakMap<Services, IngestDeps>();
 
-/** Ingest's dependencies from the composition root: one producer per process, reused. */
+/** Ingest's dependencies from the composition root, built once per process: one producer, reused. */
 export function ingestDeps(s: Services): IngestDeps {
-  let publisher = publishers.get(s);
-  if (!publisher) {
-    publisher = eventHubPublisher(s.eventHubProducer);
-    publishers.set(s, publisher);
+  let d = deps.get(s);
+  if (!d) {
+    d = { publisher: eventHubPublisher(s.eventHubProducer), clock: Date.now, limits: limitsFrom(s.config) };
+    deps.set(s, d);
   }
-  return { publisher, clock: Date.now, limits: limitsFrom(s.config) };
+  return d;
 }
 
 async function guarded(run: () => Promise<JsonResponse>): Promise<JsonResponse> {
@@ -71,15 +71,15 @@ export function handlePostPackage(request: ApiRequest, s: Services): Promise<Jso
       maxPackageBytes: s.config.INGEST_MAX_PACKAGE_BYTES,
       save: (st) => stores.packages.save(st),
     });
-    const status = stats.accepted > 0 || stats.rejected === 0 ? 202 : 400;
-    return { status, headers: { location: `v1/packages/${stats.id}` }, jsonBody: stats };
+    return { ...outcomeResponse(stats), headers: { location: `v1/packages/${stats.id}` } };
   });
 }
 
 /** GET /v1/packages/{id} (the tenant's own packages only) */
 export function handleGetPackage(request: ApiRequest, s: Services): Promise<JsonResponse> {
   return guarded(async () => {
-    const { tenant, stores } = await rulesFor(request, s);
+    const stores = tenantStores(s);
+    const tenant = await stores.tenants.authenticate(request.headers);
     const id = request.params?.id ?? '';
     const stats = await stores.packages.get(tenant.id, id);
     if (!stats) throw new IngestError('NOT_FOUND', `No package ${id} for this tenant`);
@@ -106,7 +106,7 @@ export function handleGetConfig(request: ApiRequest, s: Services): Promise<JsonR
 export function handlePutConfig(request: ApiRequest, s: Services): Promise<JsonResponse> {
   return guarded(async () => {
     const auth = checkAdminKey(request.headers, s.config);
-    if (!auth.ok) return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
+    if (!auth.ok) return deniedResponse(auth);
     const tenantId = request.query?.get('tenant') ?? '';
     const stores = tenantStores(s);
     if (!tenantId || !(await stores.tenants.getTenant(tenantId))) {

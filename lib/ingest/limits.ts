@@ -1,4 +1,5 @@
 import type { Settings } from '../config/index.js';
+import { SettingsSchema } from '../config/settings.js';
 
 /** The configurable ingest limits (DESIGN.md: 1 MiB as sent, 8 MiB inflated, 5,000 events, 32 KiB, depth 16). */
 export interface Limits {
@@ -9,14 +10,6 @@ export interface Limits {
   maxDepth: number;
 }
 
-export const defaultLimits: Limits = {
-  maxBodyBytes: 1024 * 1024,
-  maxInflatedBytes: 8 * 1024 * 1024,
-  maxEvents: 5000,
-  maxEventBytes: 32 * 1024,
-  maxDepth: 16,
-};
-
 export function limitsFrom(settings: Settings): Limits {
   return {
     maxBodyBytes: settings.INGEST_MAX_BODY_BYTES,
@@ -26,3 +19,6 @@ export function limitsFrom(settings: Settings): Limits {
     maxDepth: settings.INGEST_MAX_DEPTH,
   };
 }
+
+/** The limits with every setting at its default (tests, benchmarks): defined once, in the settings schema. */
+export const defaultLimits: Limits = limitsFrom(SettingsSchema.parse({}));

@@ -1,5 +1,5 @@
 import { type BodySource, bodyFormat, isGzip, parseBody, readDecoded } from './body.js';
-import { IngestError } from './errors.js';
+import { errorBody, IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
 import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
@@ -77,7 +77,7 @@ export function outcomeResponse(outcome: Outcome): JsonResponse {
 /** The response for a thrown error: an IngestError's status and code, or a 500 that leaks nothing. */
 export function errorResponse(err: unknown): JsonResponse {
   if (err instanceof IngestError) {
-    return { status: err.status, headers: err.headers, jsonBody: { code: err.code, message: err.message } };
+    return { status: err.status, headers: err.headers, jsonBody: errorBody(err) };
   }
   return { status: 500, jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' } };
 }

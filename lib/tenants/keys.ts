@@ -11,7 +11,7 @@ export function generateKey(): string {
 }
 
 /** The caller's key from `Authorization: Bearer <key>` or `x-api-key`. */
-export function apiKeyFrom(headers: Headers): string | undefined {
+export function apiKeyFrom(headers: { get(name: string): string | null }): string | undefined {
   const auth = headers.get('authorization');
   if (auth) {
     const match = /^Bearer\s+(\S+)\s*$/i.exec(auth);

@@ -3,7 +3,8 @@
  * from Table storage on every request would cost more than the request itself.
  */
 export class TtlCache<V> {
-  private readonly entries = new Map<string, { value: V; expires: number }>();
+  // The promise, not the value: requests arriving while a load is in flight share it.
+  private readonly entries = new Map<string, { value: Promise<V>; expires: number }>();
 
   constructor(
     private readonly ttlMs: number,
@@ -15,10 +16,15 @@ export class TtlCache<V> {
     const now = this.clock();
     const hit = this.entries.get(key);
     if (hit && hit.expires > now) return hit.value;
-    const value = await load();
+    const value = load();
     if (this.ttlMs > 0) {
       if (this.entries.size >= this.maxEntries) this.entries.clear();
-      this.entries.set(key, { value, expires: now + this.ttlMs });
+      const entry = { value, expires: now + this.ttlMs };
+      this.entries.set(key, entry);
+      // A failed load is not cached: the next request tries again.
+      value.catch(() => {
+        if (this.entries.get(key) === entry) this.entries.delete(key);
+      });
     }
     return value;
   }
