@@ -1,5 +1,6 @@
 import type { ContainerClient } from '@azure/storage-blob';
 import { Cron } from 'croner';
+import { isStatus } from '../../lib/clients/errors.js';
 import type { Registration } from './core.js';
 import { invokeWithRetry, triggerBinding } from './invoke.js';
 import type { Logger } from './log.js';
@@ -103,7 +104,7 @@ async function readStatus(
     const buffer = await blob.downloadToBuffer();
     return JSON.parse(buffer.toString('utf8')) as ScheduleStatus;
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+    if (isStatus(err, 404)) return undefined;
     throw err;
   }
 }

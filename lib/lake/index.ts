@@ -1,4 +1,5 @@
 import type { ContainerClient } from '@azure/storage-blob';
+import { isStatus } from '../clients/errors.js';
 
 /**
  * The data lake as the app uses it: immutable files addressed by path. Implemented on the Blob
@@ -37,8 +38,6 @@ export class LakeError extends Error {
   }
 }
 
-const statusOf = (err: unknown) => (err as { statusCode?: number }).statusCode;
-
 export function blobLake(container: ContainerClient): Lake {
   return {
     async put(path, body, options = {}) {
@@ -52,7 +51,7 @@ export function blobLake(container: ContainerClient): Lake {
         });
         return 'written';
       } catch (err) {
-        if (options.ifAbsent && (statusOf(err) === 409 || statusOf(err) === 412)) return 'exists';
+        if (options.ifAbsent && isStatus(err, 409, 412)) return 'exists';
         throw new LakeError(
           'LAKE_WRITE_FAILED',
           `Could not write ${path} to the lake: ${(err as Error).message}`,
@@ -66,7 +65,7 @@ export function blobLake(container: ContainerClient): Lake {
       try {
         return await container.getBlobClient(path).downloadToBuffer();
       } catch (err) {
-        if (statusOf(err) === 404) return undefined;
+        if (isStatus(err, 404)) return undefined;
         throw new LakeError('LAKE_READ_FAILED', `Could not read ${path}: ${(err as Error).message}`, {
           cause: err,
         });

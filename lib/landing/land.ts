@@ -1,6 +1,8 @@
 import { once } from 'node:events';
 import { createGzip, type Gzip } from 'node:zlib';
-import { RestError, type TableClient, type TableTransaction } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
+import { isStatus } from '../clients/errors.js';
+import { upsertInTransactions } from '../clients/tables.js';
 import type { Lake } from '../lake/index.js';
 import { stateIdOf, statePartitionPath } from '../temporal/index.js';
 import { type BlockIndexEntry, blockRowKey, toBlockEntity } from './blockIndex.js';
@@ -52,8 +54,6 @@ interface OpenBlock {
   done: Promise<Buffer>;
 }
 
-const pad = (n: number) => String(n);
-
 export function blockPath(
   tenant: string,
   stateId: string,
@@ -61,7 +61,7 @@ export function blockPath(
   first: number,
   last: number,
 ): string {
-  return `raw/tenant=${tenant}/${statePartitionPath(stateId)}/${partition}-${pad(first)}-${pad(last)}.ndjson.gz`;
+  return `raw/tenant=${tenant}/${statePartitionPath(stateId)}/${partition}-${first}-${last}.ndjson.gz`;
 }
 
 export function deadLetterPath(partition: string, sequenceNumber: number, enqueuedTimeMs: number): string {
@@ -183,7 +183,7 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
     }),
     ...deadLetters.map((d) => deps.lake.put(d.path, d.body, { contentType: 'application/json' })),
   ]);
-  await writeIndex(deps.blockIndex, entries);
+  await upsertInTransactions(deps.blockIndex, entries.map(toBlockEntity));
 
   const last = fresh[fresh.length - 1]!;
   await writeRecord(deps, {
@@ -214,7 +214,7 @@ async function readRecord(deps: LandingDeps, partitionId: string): Promise<Landi
   try {
     return toLandingRecord(await deps.landing.getEntity(deps.eventHubName, partitionId));
   } catch (err) {
-    if (err instanceof RestError && err.statusCode === 404) {
+    if (isStatus(err, 404)) {
       return { partitionId, sequenceNumber: -1, enqueuedTimeMs: 0, pending: [] };
     }
     throw err;
@@ -230,7 +230,7 @@ async function writeRecord(deps: LandingDeps, record: LandingRecord): Promise<La
       : await deps.landing.createEntity(entity);
     return { ...record, etag: response.etag };
   } catch (err) {
-    if (err instanceof RestError && (err.statusCode === 409 || err.statusCode === 412)) {
+    if (isStatus(err, 409, 412)) {
       throw new LandingError(
         'LANDING_CONFLICT',
         `Partition ${record.partitionId} was landed concurrently by another instance; the batch will be retried`,
@@ -248,7 +248,7 @@ async function removeBlocks(deps: LandingDeps, partition: string, blocks: Pendin
       const path = blockPath(p.tenant, p.stateId, partition, p.first, p.last);
       await deps.lake.delete(path);
       await deps.blockIndex.deleteEntity(p.stateId, blockRowKey({ tenant: p.tenant, path })).catch((err) => {
-        if (!(err instanceof RestError && err.statusCode === 404)) throw err;
+        if (!isStatus(err, 404)) throw err;
       });
     }),
   );
@@ -262,19 +262,4 @@ async function settleAll(writes: Promise<unknown>[]): Promise<void> {
   const results = await Promise.allSettled(writes);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
-}
-
-/** Upserts index entries in entity-group transactions (one partition key, up to 100 each). */
-async function writeIndex(table: TableClient, entries: BlockIndexEntry[]): Promise<void> {
-  const byState = new Map<string, BlockIndexEntry[]>();
-  for (const e of entries) byState.set(e.stateId, [...(byState.get(e.stateId) ?? []), e]);
-  await settleAll(
-    [...byState.values()].flatMap((list) => {
-      const chunks: TableTransaction['actions'][] = [];
-      for (let i = 0; i < list.length; i += 100) {
-        chunks.push(list.slice(i, i + 100).map((e) => ['upsert', toBlockEntity(e), 'Replace'] as const));
-      }
-      return chunks.map((actions) => table.submitTransaction(actions));
-    }),
-  );
 }

@@ -1,7 +1,8 @@
 import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { isStatus } from '../clients/errors.js';
 import { type Backoff, BackoffSchema } from './backoff.js';
-import { isStatus, MainError } from './errors.js';
+import { MainError } from './errors.js';
 
 /**
  * Main's control table: the live cursor of each pipeline (partition `live`, row = pipeline), the

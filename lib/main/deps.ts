@@ -1,4 +1,3 @@
-import { blobService } from '../clients/storage.js';
 import { blockIndexTable } from '../landing/blockIndex.js';
 import { currentWatermark } from '../landing/progress.js';
 import { landingTable } from '../landing/watermarks.js';
@@ -24,7 +23,7 @@ function watermarkOf(s: Services) {
 /** Main's dependencies, built from the app's services and settings. */
 export function mainDepsFrom(s: Services, pipelines: readonly Pipeline[], log: MainLog): MainDeps {
   const c = s.config;
-  const locks = blobService(c.connections.storage).getContainerClient(leaseContainer);
+  const locks = s.storageContainer(leaseContainer);
   return {
     pipelines,
     control: s.table(controlTable),

@@ -31,7 +31,3 @@ export function describeError(err: unknown): string {
   const message = (e.message ?? String(err)).split('\n')[0]!.slice(0, 300);
   return parts.length ? `${parts.join(', ')}: ${message}` : message;
 }
-
-export function isStatus(err: unknown, status: number): boolean {
-  return (err as { statusCode?: number }).statusCode === status;
-}

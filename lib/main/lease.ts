@@ -1,5 +1,5 @@
 import type { BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { isStatus } from './errors.js';
+import { isStatus } from '../clients/errors.js';
 
 /**
  * The guard that lets only one main run work at a time: a blob lease, renewed while the run
@@ -26,7 +26,7 @@ export async function tryAcquireLease(
   } catch (err) {
     if (isStatus(err, 409)) return undefined; // LeaseAlreadyPresent: another run holds it.
     if (!isStatus(err, 404)) throw err;
-    await ensureBlob(container, blob);
+    await ensureBlob(blob);
     try {
       await client.acquireLease(durationSeconds);
     } catch (again) {
@@ -56,20 +56,10 @@ export async function tryAcquireLease(
   };
 }
 
-async function ensureBlob(container: ContainerClient, blob: BlockBlobClient): Promise<void> {
-  const create = () => blob.upload('', 0, { conditions: { ifNoneMatch: '*' } });
-  try {
-    await create();
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ContainerNotFound') {
-      await container.createIfNotExists();
-      await create().catch(ignoreExists);
-    } else ignoreExists(err);
-  }
-}
-
-function ignoreExists(err: unknown): void {
-  // Another instance created it first: fine, the lease decides who runs.
-  if (!isStatus(err, 409) && !isStatus(err, 412)) throw err;
+/** The lease blob, created on first use (its container is provisioned with the app's resources). */
+async function ensureBlob(blob: BlockBlobClient): Promise<void> {
+  await blob.upload('', 0, { conditions: { ifNoneMatch: '*' } }).catch((err) => {
+    // Another instance created it first: fine, the lease decides who runs.
+    if (!isStatus(err, 409, 412)) throw err;
+  });
 }

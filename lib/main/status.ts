@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
+import { isStatus } from '../clients/errors.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
 import { type GlobalWatermark, lastClosedState, stateMs, stateStartMs } from '../temporal/index.js';
 import { isBackingOff } from './backoff.js';
@@ -20,7 +21,7 @@ async function messageCount(queue: QueueClient): Promise<number | null> {
     return (await queue.getProperties()).approximateMessagesCount ?? 0;
   } catch (err) {
     // A poison queue appears with its first parked message.
-    if ((err as { statusCode?: number }).statusCode === 404) return 0;
+    if (isStatus(err, 404)) return 0;
     return null;
   }
 }

@@ -1,6 +1,6 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
-import { nextStateId } from '../temporal/index.js';
+import { upsertInTransactions } from '../clients/tables.js';
 
 /**
  * The task log: one entity per task main enqueued, partition = pipeline, row =
@@ -27,8 +27,8 @@ export const taskLogRowKey = (run: string, stateId: string, tenant: string) => `
 
 /** Row-key bounds of a run's entries for states `from`..`to` (inclusive): [low, high). */
 function rowRange(run: string, from: string, to: string) {
-  // State ids are fixed-width digits, so "before the state after `to`" bounds every tenant of `to`.
-  return { low: `${run}~${from}~`, high: `${run}~${to === '999999999999' ? to : nextStateId(to)}~` };
+  // `~` sorts after every tenant character, so `<to>~~` bounds every tenant of `to` (as in the block index).
+  return { low: `${run}~${from}~`, high: `${run}~${to}~~` };
 }
 
 /** The attempt recorded for each task of a run in a range of states, keyed by row key. */
@@ -50,25 +50,16 @@ export async function readAttempts(
   return out;
 }
 
-/** Upserts entries of one pipeline in transactions of 100 (the Table storage limit). */
+/** Upserts entries in transactions of 100 per pipeline (the Table storage limit). */
 export async function writeTaskLog(table: TableClient, entries: readonly TaskLogEntry[]): Promise<void> {
-  const byPipeline = new Map<string, TaskLogEntry[]>();
-  for (const e of entries) byPipeline.set(e.pipeline, [...(byPipeline.get(e.pipeline) ?? []), e]);
-  const chunks: TransactionAction[][] = [];
-  for (const [pipeline, list] of byPipeline) {
-    for (let i = 0; i < list.length; i += 100) {
-      chunks.push(
-        list
-          .slice(i, i + 100)
-          .map((e) => [
-            'upsert',
-            { partitionKey: pipeline, rowKey: taskLogRowKey(e.run, e.stateId, e.tenant), ...e },
-            'Replace',
-          ]),
-      );
-    }
-  }
-  await Promise.all(chunks.map((actions) => table.submitTransaction(actions)));
+  await upsertInTransactions(
+    table,
+    entries.map((e) => ({
+      partitionKey: e.pipeline,
+      rowKey: taskLogRowKey(e.run, e.stateId, e.tenant),
+      ...e,
+    })),
+  );
 }
 
 /** A run's entries in state order (then tenant). */

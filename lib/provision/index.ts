@@ -1,6 +1,7 @@
 import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
 import { controlTable } from '../main/control.js';
+import { leaseContainer } from '../main/deps.js';
 import { taskLogTable } from '../main/taskLog.js';
 import { productionPipelines } from '../pipelines/registry.js';
 import type { Services } from '../services/index.js';
@@ -13,19 +14,24 @@ import { tenantTables } from '../tenants/tables.js';
 export interface Resources {
   tables: string[];
   queues: string[];
+  /** Blob containers of the telemetry storage account. */
+  containers: string[];
 }
 
 export const resources: Resources = {
   tables: [blockIndexTable, landingTable, ...Object.values(tenantTables), controlTable, taskLogTable],
   queues: productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
+  containers: [leaseContainer],
 };
 
 export async function provision(s: Services, extra: Partial<Resources> = {}): Promise<void> {
   const tables = [...resources.tables, ...(extra.tables ?? [])];
   const queues = [...resources.queues, ...(extra.queues ?? [])];
+  const containers = [...resources.containers, ...(extra.containers ?? [])];
   await s.lakeContainer.createIfNotExists();
   await Promise.all([
     ...tables.map((t) => s.tableService.createTable(t)),
     ...queues.map((q) => s.queueService.getQueueClient(q).createIfNotExists()),
+    ...containers.map((c) => s.storageContainer(c).createIfNotExists()),
   ]);
 }

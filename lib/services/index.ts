@@ -18,6 +18,8 @@ export interface Services {
   tableService: TableServiceClient;
   table(name: string): TableClient;
   queueService: QueueServiceClient;
+  /** A blob container of the telemetry storage account (leases). */
+  storageContainer(name: string): ContainerClient;
   /** The lake's file system, through the Blob API. */
   lakeContainer: ContainerClient;
   eventHubProducer: EventHubProducerClient;
@@ -41,6 +43,8 @@ function createServices(config: Config): Services {
     get queueService() {
       return once('queueService', () => queueService(connections.storage));
     },
+    storageContainer: (name) =>
+      once(`container:${name}`, () => blobService(connections.storage).getContainerClient(name)),
     get lakeContainer() {
       return once('lake', () => blobService(connections.lake).getContainerClient(config.LAKE_FILESYSTEM));
     },

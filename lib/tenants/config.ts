@@ -1,9 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
-import { RestError } from '@azure/data-tables';
 import { z } from 'zod';
+import { isStatus } from '../clients/errors.js';
 import { BLOCKLIST_PATTERN } from '../ingest/blocklist.js';
 import { IngestError } from '../ingest/errors.js';
-import { isNotFound } from './store.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** Dynamic telemetry a tenant's clients download (GET /v1/config) and ingest enforces. */
@@ -61,7 +60,7 @@ export class ConfigStore {
         tableEtag: e.etag,
       };
     } catch (err) {
-      if (isNotFound(err))
+      if (isStatus(err, 404))
         return { current: { config: defaults(), version: 0, etag: configEtag(tenant, 0) } };
       throw err;
     }
@@ -91,7 +90,7 @@ export class ConfigStore {
         if (tableEtag) await this.table.updateEntity(entity, 'Replace', { etag: tableEtag });
         else await this.table.createEntity(entity);
       } catch (err) {
-        if (err instanceof RestError && (err.statusCode === 412 || err.statusCode === 409)) continue;
+        if (isStatus(err, 409, 412)) continue;
         throw err;
       }
       this.cache.delete(tenant);

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
+import { isStatus } from '../clients/errors.js';
 import type { EventError } from '../ingest/errors.js';
-import { isNotFound } from './store.js';
 
 /** What GET /v1/packages/{id} reports about an uploaded telemetry file. */
 export interface PackageStats {
@@ -55,7 +55,7 @@ export class PackageStore {
       if (e.message) stats.message = e.message;
       return stats;
     } catch (err) {
-      if (isNotFound(err)) return undefined;
+      if (isStatus(err, 404)) return undefined;
       throw err;
     }
   }

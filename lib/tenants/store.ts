@@ -1,5 +1,6 @@
-import { RestError, type TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
+import { isStatus } from '../clients/errors.js';
 import { IngestError } from '../ingest/errors.js';
 import { emptyPolicy, type PrivacyPolicy } from '../ingest/privacy.js';
 import { apiKeyFrom, hashKey } from './keys.js';
@@ -19,10 +20,6 @@ export interface Tenant {
 
 const TENANT_PK = 'tenant';
 const KEY_PK = 'key';
-
-export function isNotFound(err: unknown): boolean {
-  return err instanceof RestError && err.statusCode === 404;
-}
 
 /** Tenants and their hashed API keys in Table storage, cached briefly in memory. */
 export class TenantStore {
@@ -56,7 +53,7 @@ export class TenantStore {
         const policy = PrivacyPolicySchema.safeParse(JSON.parse(e.policy));
         return { id, disabled: e.disabled === true, policy: policy.success ? policy.data : emptyPolicy };
       } catch (err) {
-        if (isNotFound(err)) return undefined;
+        if (isStatus(err, 404)) return undefined;
         throw err;
       }
     });
@@ -75,7 +72,7 @@ export class TenantStore {
         const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
         return this.getTenant(e.tenant);
       } catch (err) {
-        if (isNotFound(err)) return undefined;
+        if (isStatus(err, 404)) return undefined;
         throw err;
       }
     });
