@@ -24,19 +24,21 @@ export const defaultClockSkewMs = 5000;
  */
 export async function currentWatermark(deps: ProgressDeps, signal?: AbortSignal): Promise<GlobalWatermark> {
   const nowMs = deps.now();
-  const ids = await deps.eventHub.getPartitionIds({ abortSignal: signal });
+  // Watermarks are read alongside: read earlier, they can only be lower, which is safe.
   const [watermarks, partitions] = await Promise.all([
     readWatermarks(deps.landing, deps.eventHub.eventHubName),
-    Promise.all(
-      ids.map(async (id): Promise<PartitionProperties> => {
-        const p = await deps.eventHub.getPartitionProperties(id, { abortSignal: signal });
-        return {
-          partitionId: p.partitionId,
-          isEmpty: p.isEmpty,
-          lastEnqueuedSequenceNumber: p.lastEnqueuedSequenceNumber,
-          lastEnqueuedOnUtc: p.lastEnqueuedOnUtc,
-        };
-      }),
+    deps.eventHub.getPartitionIds({ abortSignal: signal }).then((ids) =>
+      Promise.all(
+        ids.map(async (id): Promise<PartitionProperties> => {
+          const p = await deps.eventHub.getPartitionProperties(id, { abortSignal: signal });
+          return {
+            partitionId: p.partitionId,
+            isEmpty: p.isEmpty,
+            lastEnqueuedSequenceNumber: p.lastEnqueuedSequenceNumber,
+            lastEnqueuedOnUtc: p.lastEnqueuedOnUtc,
+          };
+        }),
+      ),
     ),
   ]);
   return globalWatermark(watermarks, partitions, nowMs - (deps.clockSkewMs ?? defaultClockSkewMs));

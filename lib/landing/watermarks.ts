@@ -81,11 +81,14 @@ export async function readWatermarks(
   table: TableClient,
   eventHubName: string,
 ): Promise<PartitionWatermark[]> {
-  return (await readLandingRecords(table, eventHubName)).map(
-    ({ partitionId, sequenceNumber, enqueuedTimeMs }) => ({
-      partitionId,
-      sequenceNumber,
-      enqueuedTimeMs,
-    }),
-  );
+  // Only the watermark columns: the pending lists can be long and main reads this every run.
+  const out: PartitionWatermark[] = [];
+  const filter = odata`PartitionKey eq ${eventHubName}`;
+  const select = ['RowKey', 'sequenceNumber', 'enqueuedTimeMs'];
+  for await (const e of table.listEntities<{ sequenceNumber: number; enqueuedTimeMs: number }>({
+    queryOptions: { filter, select },
+  })) {
+    out.push({ partitionId: e.rowKey!, sequenceNumber: e.sequenceNumber, enqueuedTimeMs: e.enqueuedTimeMs });
+  }
+  return out;
 }

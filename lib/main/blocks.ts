@@ -25,16 +25,10 @@ export async function readBlockRange(
     const e = BlockIndexEntrySchema.parse(entity);
     const tenants = out.get(e.stateId) ?? new Map<string, BlockRef[]>();
     out.set(e.stateId, tenants);
-    const list = tenants.get(e.tenant) ?? [];
-    list.push({
-      path: e.path,
-      partition: e.partition,
-      firstSequenceNumber: e.firstSequenceNumber,
-      lastSequenceNumber: e.lastSequenceNumber,
-      events: e.events,
-      bytes: e.bytes,
-    });
-    tenants.set(e.tenant, list);
+    const { stateId: _state, tenant, ...ref } = e;
+    const list = tenants.get(tenant) ?? [];
+    list.push(ref);
+    tenants.set(tenant, list);
   }
   // The service returns key order already; sorting makes task order independent of it.
   for (const [stateId, tenants] of out) {

@@ -2,7 +2,7 @@ import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
 import { isStatus } from '../clients/errors.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
-import { type GlobalWatermark, lastClosedState, stateMs, stateStartMs } from '../temporal/index.js';
+import { type GlobalWatermark, lastClosedState, stateCount } from '../temporal/index.js';
 import { isBackingOff } from './backoff.js';
 import { listReplays, readControl } from './control.js';
 import { describeError } from './errors.js';
@@ -62,10 +62,7 @@ export async function pipelineStatus(deps: StatusDeps) {
         messageCount(deps.queueFor(p.poisonQueue)),
       ]);
       // Lag: closed states the pipeline has not enqueued yet.
-      const lagStates =
-        cursor && lastClosed
-          ? Math.max(0, Math.round((stateStartMs(lastClosed) - stateStartMs(cursor.next)) / stateMs) + 1)
-          : null;
+      const lagStates = cursor && lastClosed ? stateCount(cursor.next, lastClosed) : null;
       return {
         name: p.name,
         queue: p.queue,
@@ -89,8 +86,7 @@ export async function pipelineStatus(deps: StatusDeps) {
     backoff: backoffView('main'),
     pipelines,
     replays: replays.map(({ etag: _etag, ...r }) => {
-      const total = Math.round((stateStartMs(r.to) - stateStartMs(r.from)) / stateMs) + 1;
-      return { ...r, tenant: r.tenant || null, totalStates: total };
+      return { ...r, tenant: r.tenant || null, totalStates: stateCount(r.from, r.to) };
     }),
   };
 }

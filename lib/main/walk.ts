@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { encodeTask, type Run, type TaskMessage, taskIdOf } from '../pipelines/task.js';
-import { nextStateId, stateRange } from '../temporal/index.js';
+import { earlierState, nextStateId, stateRange } from '../temporal/index.js';
 import type { BlockRangeCache } from './blocks.js';
 import type { TaskSender } from './sender.js';
 import { readAttempts, type TaskLogEntry, taskLogRowKey, writeTaskLog } from './taskLog.js';
@@ -49,8 +49,7 @@ export async function walkStates(
 ): Promise<WalkResult> {
   const result: WalkResult = { states: 0, tasks: 0, emptyStates: 0, next: from, finished: from > to };
   const batchEnd = (start: string) => {
-    const end = nextStateId(start, deps.batchStates - 1);
-    return end < to ? end : to;
+    return earlierState(nextStateId(start, deps.batchStates - 1), to);
   };
   let start = from;
   let pending = deps.blocks.get(start, batchEnd(start), target.tenant);
@@ -93,7 +92,11 @@ export async function walkStates(
     }
 
     const byState = new Map<string, string[]>();
-    for (const t of tasks) byState.set(t.stateId, [...(byState.get(t.stateId) ?? []), encodeTask(t)]);
+    for (const t of tasks) {
+      const list = byState.get(t.stateId);
+      if (list) list.push(encodeTask(t));
+      else byState.set(t.stateId, [encodeTask(t)]);
+    }
     await deps.sender.sendInOrder(target.queue, [...byState.values()]);
     const enqueuedAt = new Date(deps.now()).toISOString();
     const logged = writeTaskLog(

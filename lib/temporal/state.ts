@@ -53,3 +53,8 @@ export function statePartitionPath(id: string): string {
 export function earlierState(a: string, b: string): string {
   return a <= b ? a : b;
 }
+
+/** How many states `from`..`to` spans, both included (0 when `to` is before `from`). */
+export function stateCount(from: string, to: string): number {
+  return Math.max(0, (stateStartMs(to) - stateStartMs(from)) / stateMs + 1);
+}

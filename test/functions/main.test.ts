@@ -6,26 +6,13 @@ import type { PipelineStatus } from '../../lib/main/status.js';
 import { encodeTask, taskIdOf } from '../../lib/pipelines/task.js';
 import { nextStateId } from '../../lib/temporal/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
+import { until } from '../helpers/until.js';
 import { block, seedBlocks } from '../lib/main/harness.js';
 import { worked } from './fixtures/testPipeline.js';
 
 const adminKey = 'test-admin-key-0123456789';
 let stack: TestStack;
 let queues: QueueServiceClient;
-
-async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined> | T | undefined,
-  ms = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 // Five minutes of an hour ago: closed, since the local Event Hubs partitions are all empty.
 const base = new Date(Date.now() - 60 * 60_000);
