@@ -82,14 +82,8 @@ export async function createCursor(
   now: Date,
 ): Promise<Cursor> {
   const value = { pipeline, next, updatedAt: now.toISOString() };
-  try {
-    const res = await table.createEntity({ partitionKey: 'live', rowKey: pipeline, ...value });
-    return { ...value, etag: res.etag ?? '*' };
-  } catch (err) {
-    if (!isStatus(err, 409)) throw err;
-    const entity = await table.getEntity('live', pipeline);
-    return withEtag(CursorSchema.parse(entity), entity);
-  }
+  const { entity } = await createOrGet(table, 'live', pipeline, value, CursorSchema);
+  return entity;
 }
 
 /** Moves a cursor to `next` if nobody else moved it since it was read. */
@@ -100,25 +94,14 @@ export async function advanceCursor(
   now: Date,
 ): Promise<Cursor> {
   const value = { pipeline: cursor.pipeline, next, updatedAt: now.toISOString() };
-  try {
-    const res = await table.updateEntity(
-      { partitionKey: 'live', rowKey: cursor.pipeline, ...value },
-      'Replace',
-      {
-        etag: cursor.etag,
-      },
-    );
-    return { ...value, etag: res.etag ?? '*' };
-  } catch (err) {
-    if (isStatus(err, 412)) {
-      throw new MainError(
-        'CURSOR_CONFLICT',
-        `The cursor of pipeline '${cursor.pipeline}' was moved by another writer; this run stops for it`,
-        { cause: err },
-      );
-    }
-    throw err;
-  }
+  return replaceIfMatch(
+    table,
+    'live',
+    cursor.pipeline,
+    value,
+    cursor.etag,
+    `The cursor of pipeline '${cursor.pipeline}' was moved by another writer; this run stops for it`,
+  );
 }
 
 export async function saveBackoff(table: TableClient, backoff: Backoff): Promise<void> {
@@ -138,33 +121,61 @@ export async function insertReplay(
   table: TableClient,
   replay: Omit<Replay, 'etag'>,
 ): Promise<{ created: boolean; replay: Replay }> {
-  const rowKey = replayRowKey(replay.pipeline, replay.id);
-  try {
-    const res = await table.createEntity({ partitionKey: 'replay', rowKey, ...replay });
-    return { created: true, replay: { ...replay, etag: res.etag ?? '*' } };
-  } catch (err) {
-    if (!isStatus(err, 409)) throw err;
-    const entity = await table.getEntity('replay', rowKey);
-    return { created: false, replay: withEtag(ReplaySchema.parse(entity), entity) };
-  }
+  const { created, entity } = await createOrGet(
+    table,
+    'replay',
+    replayRowKey(replay.pipeline, replay.id),
+    replay,
+    ReplaySchema,
+  );
+  return { created, replay: entity };
 }
 
 /** Records a replay's progress, ETag-conditional like a cursor. */
 export async function updateReplay(table: TableClient, replay: Replay): Promise<Replay> {
   const { etag, ...value } = replay;
+  return replaceIfMatch(
+    table,
+    'replay',
+    replayRowKey(replay.pipeline, replay.id),
+    value,
+    etag,
+    `Replay '${replay.id}' was moved by another writer`,
+  );
+}
+
+/** Creates the row; when another writer created it first, returns theirs (with its ETag). */
+async function createOrGet<T extends Record<string, unknown>>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  value: T,
+  schema: z.ZodType<T>,
+): Promise<{ created: boolean; entity: T & { etag: string } }> {
   try {
-    const res = await table.updateEntity(
-      { partitionKey: 'replay', rowKey: replayRowKey(replay.pipeline, replay.id), ...value },
-      'Replace',
-      { etag },
-    );
+    const res = await table.createEntity({ partitionKey, rowKey, ...value });
+    return { created: true, entity: { ...value, etag: res.etag ?? '*' } };
+  } catch (err) {
+    if (!isStatus(err, 409)) throw err;
+    const entity = await table.getEntity(partitionKey, rowKey);
+    return { created: false, entity: withEtag(schema.parse(entity), entity) };
+  }
+}
+
+/** Replaces the row if its ETag is still `etag`; a lost race is a CURSOR_CONFLICT. */
+async function replaceIfMatch<T extends Record<string, unknown>>(
+  table: TableClient,
+  partitionKey: string,
+  rowKey: string,
+  value: T,
+  etag: string,
+  conflict: string,
+): Promise<T & { etag: string }> {
+  try {
+    const res = await table.updateEntity({ partitionKey, rowKey, ...value }, 'Replace', { etag });
     return { ...value, etag: res.etag ?? '*' };
   } catch (err) {
-    if (isStatus(err, 412)) {
-      throw new MainError('CURSOR_CONFLICT', `Replay '${replay.id}' was moved by another writer`, {
-        cause: err,
-      });
-    }
+    if (isStatus(err, 412)) throw new MainError('CURSOR_CONFLICT', conflict, { cause: err });
     throw err;
   }
 }
