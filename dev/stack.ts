@@ -60,9 +60,11 @@ async function listen<T>(what: string, port: number, start: () => Promise<T>): P
   try {
     return await start();
   } catch (err) {
-    if ((err as { code?: string }).code === 'EADDRINUSE') {
+    const e = err as { code?: string; port?: number };
+    if (e.code === 'EADDRINUSE') {
+      // Azurite starts three servers: name the port that was actually taken.
       throw new Error(
-        `Port ${port} (${what}) is already in use: stop whatever listens there, or run only one local stack.`,
+        `Port ${e.port ?? port} (${what}) is already in use: stop whatever listens there, or run only one local stack.`,
       );
     }
     throw err;

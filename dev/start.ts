@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { services } from '../lib/services/index.js';
 import { DEV_TENANT, ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { consoleWriter } from './host/log.js';
 import { readLocalSettings } from './host/settings.js';
 import { defaultPorts, type Stack, startStack } from './stack.js';
 
@@ -72,6 +73,7 @@ async function main(): Promise<void> {
       ports: { http: Number(args.port) },
       settings,
       functionKey: keys.functionKey,
+      log: consoleWriter({ json: args.json }),
     });
     await ensureDevTenant(tenantStores(services()).tenants, keys.devKey);
   } catch (err) {

@@ -28,7 +28,7 @@ const cpuNames = ['arm64', 'x64', 'ia32', 'arm', 'loong64', 'ppc64', 's390x', 'r
 function platformOf(name) {
   const parts = name.split('/').pop().split('-');
   const os = parts.find((p) => osNames.includes(p));
-  const cpu = parts.find((p) => cpuNames.includes(p)) ?? (parts.includes('arm') ? 'arm' : undefined);
+  const cpu = parts.find((p) => cpuNames.includes(p));
   if (!os || !cpu) return undefined;
   const libc = parts.some((p) => p.startsWith('musl'))
     ? 'musl'

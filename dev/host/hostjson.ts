@@ -2,11 +2,12 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
 /** A .NET TimeSpan as host.json writes it: "[d.]hh:mm:ss[.fff]". */
+const timeSpanPattern = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/;
 const timeSpan = z
   .string()
-  .regex(/^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/, 'expected a TimeSpan such as 00:00:30')
+  .regex(timeSpanPattern, 'expected a TimeSpan such as 00:00:30')
   .transform((value) => {
-    const m = /^(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$/.exec(value)!;
+    const m = timeSpanPattern.exec(value)!;
     const [, d = '0', h, min, s, frac = '0'] = m;
     return (
       ((Number(d) * 24 + Number(h)) * 3600 + Number(min) * 60 + Number(s)) * 1000 +

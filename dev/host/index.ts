@@ -11,6 +11,7 @@ import { hooks, installFunctionsCore, type Registration, registrations, setCoreL
 import { startEventHubTriggers } from './eventhub.js';
 import { type HostJson, readHostJson } from './hostjson.js';
 import { type HttpTrigger, startHttpTrigger } from './http.js';
+import { triggerBinding } from './invoke.js';
 import { consoleWriter, filtered, Logger, type LogLevel, type LogWriter, levelFilter } from './log.js';
 import { startQueueTriggers } from './queue.js';
 import { bindingResolver } from './settings.js';
@@ -101,7 +102,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
     hostJson,
     functions: selected.map((r) => ({
       name: r.metadata.name,
-      trigger: Object.values(r.metadata.bindings).find((b) => b.type.endsWith('Trigger'))?.type ?? 'unknown',
+      trigger: triggerBinding(r).type,
     })),
     async stop() {
       if (stopped) return;

@@ -47,6 +47,7 @@ export function startTimerTriggers(registrations: readonly Registration[], optio
     const status = await readStatus(blob);
     let last = status ? new Date(status.Last) : undefined;
 
+    let statusWritten = false;
     const fire = async (scheduled: Date, isPastDue: boolean) => {
       const next = cron.nextRun(now()) ?? scheduled;
       const input = {
@@ -60,6 +61,7 @@ export function startTimerTriggers(registrations: readonly Registration[], optio
       };
       await invokeWithRetry(registration, input, options.logger, { signal: abort.signal });
       last = scheduled;
+      statusWritten = true;
       await writeStatus(blob, {
         Last: scheduled.toISOString(),
         Next: next.toISOString(),
@@ -78,11 +80,15 @@ export function startTimerTriggers(registrations: readonly Registration[], optio
     while (!abort.signal.aborted) {
       const next = cron.nextRun(now());
       if (!next) return;
-      await writeStatus(blob, {
-        Last: (last ?? new Date(0)).toISOString(),
-        Next: next.toISOString(),
-        LastUpdated: now().toISOString(),
-      });
+      // After a run, `fire` has just recorded this same Last/Next.
+      if (!statusWritten) {
+        await writeStatus(blob, {
+          Last: (last ?? new Date(0)).toISOString(),
+          Next: next.toISOString(),
+          LastUpdated: now().toISOString(),
+        });
+      }
+      statusWritten = false;
       await sleep(Math.max(0, next.getTime() - now().getTime()), abort.signal);
       if (abort.signal.aborted) return;
       await fire(next, now().getTime() - next.getTime() > pastDueToleranceMs);
