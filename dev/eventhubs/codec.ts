@@ -252,8 +252,9 @@ export function writeAnnotations(
   code: number,
   values: [string, AnnotationValue][],
   extra?: Extra,
+  // Callers size their buffer first; passing that size saves encoding the map twice.
+  total = annotationsSize(values, extra),
 ): number {
-  const total = annotationsSize(values, extra);
   out[pos] = 0x00;
   out[pos + 1] = 0x53;
   out[pos + 2] = code;
@@ -271,7 +272,8 @@ export function writeAnnotations(
 }
 
 export function encodeAnnotations(code: number, values: [string, AnnotationValue][], extra?: Extra): Buffer {
-  const out = Buffer.allocUnsafe(annotationsSize(values, extra));
-  writeAnnotations(out, 0, code, values, extra);
+  const size = annotationsSize(values, extra);
+  const out = Buffer.allocUnsafe(size);
+  writeAnnotations(out, 0, code, values, extra, size);
   return out;
 }

@@ -6,7 +6,7 @@
 import type { Sender } from 'rhea';
 import type { StartPosition } from './filters.js';
 import type { PartitionLog } from './log.js';
-import { withRuntimeInfo } from './message.js';
+import { runtimeInfoAnnotations, withDeliveryAnnotations } from './message.js';
 
 export const linkStolen = 'amqp:link:stolen';
 
@@ -51,18 +51,21 @@ export class Consumer {
     if (this.closed) return;
     const log = this.log;
     const sender = this.sender;
+    if (!(this.cursor < log.nextSeq && sender.sendable())) return;
+    // The log cannot grow during this synchronous loop: one encoding serves every event sent.
+    const runtimeInfo = this.trackLastEnqueued
+      ? runtimeInfoAnnotations({
+          lastSequenceNumber: log.lastSeq,
+          lastOffset: log.lastOffset,
+          lastEnqueuedTime: log.lastEnqueuedTime,
+          retrievalTime: Date.now(),
+        })
+      : undefined;
     while (this.cursor < log.nextSeq && sender.sendable()) {
       // Events may have been removed by retention while this receiver was behind.
       if (this.cursor < log.firstSeq) this.cursor = log.firstSeq;
       const ev = log.get(this.cursor++);
-      const bytes = this.trackLastEnqueued
-        ? withRuntimeInfo(ev, {
-            lastSequenceNumber: log.lastSeq,
-            lastOffset: log.lastOffset,
-            lastEnqueuedTime: log.lastEnqueuedTime,
-            retrievalTime: Date.now(),
-          })
-        : ev.bytes;
+      const bytes = runtimeInfo ? withDeliveryAnnotations(ev, runtimeInfo) : ev.bytes;
       sender.send(bytes, undefined, 0);
     }
   }

@@ -3,16 +3,13 @@
  * SDK). This is the seam `dev/stack.ts` starts; the server itself is built in this folder.
  */
 import type { SharedAccessKey } from './cbs.js';
-import { HubStore } from './hubs.js';
+import { type HubDefinition, HubStore } from './hubs.js';
 import { AmqpServer } from './server.js';
 
 export type { SharedAccessKey } from './cbs.js';
 
-export interface EventHubConfig {
-  name: string;
-  partitionCount: number;
-  consumerGroups: string[];
-}
+/** A hub of the endpoint: its name, partition count and consumer groups. */
+export type EventHubConfig = HubDefinition;
 
 export interface EventHubsEmulatorOptions {
   host?: string;

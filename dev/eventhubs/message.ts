@@ -104,10 +104,18 @@ export function stamp(raw: Buffer, s: Stamp, reserve = 0): Stamped & { frame: Bu
     values.push([annotation.partitionKey, { type: 'string', value: s.partitionKey }]);
   }
   const extra = { buf: raw, entries: own };
-  const size = headerEnd + annotationsSize(values, extra) + (raw.length - restStart);
+  const annotations = annotationsSize(values, extra);
+  const size = headerEnd + annotations + (raw.length - restStart);
   const frame = Buffer.allocUnsafe(reserve + size);
   raw.copy(frame, reserve, 0, headerEnd);
-  const p = writeAnnotations(frame, reserve + headerEnd, Section.messageAnnotations, values, extra);
+  const p = writeAnnotations(
+    frame,
+    reserve + headerEnd,
+    Section.messageAnnotations,
+    values,
+    extra,
+    annotations,
+  );
   raw.copy(frame, p, restStart);
   return { frame, bytes: frame.subarray(reserve), insertAt: headerEnd };
 }
@@ -120,12 +128,16 @@ export interface RuntimeInfo {
 }
 
 /** The event with the `trackLastEnqueuedEventProperties` delivery annotations inserted. */
-export function withRuntimeInfo(ev: Stamped, info: RuntimeInfo): Buffer {
-  const ann = encodeAnnotations(Section.deliveryAnnotations, [
+export function runtimeInfoAnnotations(info: RuntimeInfo): Buffer {
+  return encodeAnnotations(Section.deliveryAnnotations, [
     ['last_enqueued_sequence_number', { type: 'long', value: info.lastSequenceNumber }],
     ['last_enqueued_offset', { type: 'string', value: String(info.lastOffset) }],
     ['last_enqueued_time_utc', { type: 'timestamp', value: info.lastEnqueuedTime }],
     ['runtime_info_retrieval_time_utc', { type: 'timestamp', value: info.retrievalTime }],
   ]);
-  return Buffer.concat([ev.bytes.subarray(0, ev.insertAt), ann, ev.bytes.subarray(ev.insertAt)]);
+}
+
+/** The event with delivery annotations (encoded by `runtimeInfoAnnotations`) spliced in. */
+export function withDeliveryAnnotations(ev: Stamped, annotations: Buffer): Buffer {
+  return Buffer.concat([ev.bytes.subarray(0, ev.insertAt), annotations, ev.bytes.subarray(ev.insertAt)]);
 }

@@ -57,6 +57,16 @@ const notFound = (entity: string): AmqpErrorBody => ({
   description: `The messaging entity '${entity}' could not be found. status-code: 404`,
 });
 
+const unauthorized = (address: string): AmqpErrorBody => ({
+  condition: 'amqp:unauthorized-access',
+  description: `Unauthorized access to '${address}': no accepted token covers it (put-token first).`,
+});
+
+const partitionOutOfRange = (hub: string, partitionId: string): AmqpErrorBody => ({
+  condition: 'com.microsoft:argument-out-of-range',
+  description: `Partition '${partitionId}' does not exist in event hub '${hub}'.`,
+});
+
 function hasCapability(value: unknown, capability: string): boolean {
   return Array.isArray(value) ? value.includes(capability) : value === capability;
 }
@@ -182,10 +192,7 @@ export class AmqpServer {
       return;
     }
     if (!this.authorized(link.connection, address)) {
-      this.refuse(link, {
-        condition: 'amqp:unauthorized-access',
-        description: `Unauthorized access to '${address}': no accepted token covers it (put-token first).`,
-      });
+      this.refuse(link, unauthorized(address));
       return;
     }
     if (parsed.kind === 'hub') {
@@ -195,10 +202,7 @@ export class AmqpServer {
     }
     const log = hub.partition(parsed.partitionId);
     if (!log) {
-      this.refuse(link, {
-        condition: 'com.microsoft:argument-out-of-range',
-        description: `Partition '${parsed.partitionId}' does not exist in event hub '${hub.name}'.`,
-      });
+      this.refuse(link, partitionOutOfRange(hub.name, parsed.partitionId));
       return;
     }
     link.set_target({ address });
@@ -231,17 +235,11 @@ export class AmqpServer {
     }
     const log = hub.partition(parsed.partitionId);
     if (!log) {
-      this.refuse(link, {
-        condition: 'com.microsoft:argument-out-of-range',
-        description: `Partition '${parsed.partitionId}' does not exist in event hub '${hub.name}'.`,
-      });
+      this.refuse(link, partitionOutOfRange(hub.name, parsed.partitionId));
       return;
     }
     if (!this.authorized(link.connection, address)) {
-      this.refuse(link, {
-        condition: 'amqp:unauthorized-access',
-        description: `Unauthorized access to '${address}': no accepted token covers it (put-token first).`,
-      });
+      this.refuse(link, unauthorized(address));
       return;
     }
     let start: ReturnType<typeof startPositionOf>;

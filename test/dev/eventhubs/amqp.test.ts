@@ -3,6 +3,7 @@ import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData }
 import rhea, { type Connection, type EventContext } from 'rhea';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventHubsEmulator, startEventHubs } from '../../../dev/eventhubs/index.js';
+import { until } from '../../helpers/until.js';
 
 // A plain AMQP client (not the SDK): single messages in the default message format, CBS by hand.
 let eh: EventHubsEmulator;
@@ -77,8 +78,7 @@ describe('a plain AMQP 1.0 client', () => {
       { processEvents: async (b) => void events.push(...b), processError: async () => {} },
       { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 0.2 },
     );
-    const until = Date.now() + 5000;
-    while (events.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+    await until('the event', () => (events.length >= 1 ? true : undefined), 5000);
     await sub.close();
     await client.close();
     expect(events.map((e) => [e.body, e.properties, e.messageId, e.sequenceNumber])).toEqual([

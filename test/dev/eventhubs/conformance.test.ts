@@ -10,6 +10,7 @@ import {
 } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EventHubsEmulator, startEventHubs } from '../../../dev/eventhubs/index.js';
+import { until } from '../../helpers/until.js';
 
 const hub = 'telemetry';
 let eh: EventHubsEmulator;
@@ -263,8 +264,7 @@ describe('start positions', () => {
     const client = new EventHubProducerClient(eh.connectionString, name);
     await client.sendBatch([{ body: 'i' }], { partitionId: '0' });
     await client.close();
-    const until = Date.now() + 5000;
-    while (received.length < 1 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await until('the event', () => (received.length >= 1 ? true : undefined), 5000);
     await sub.close();
     expect(bodies(received)).toEqual(['i']);
     expect(received[0]!.sequenceNumber).toBe(8);
@@ -322,8 +322,7 @@ describe('trackLastEnqueuedEventProperties', () => {
         maxWaitTimeInSeconds: 0.2,
       },
     );
-    const until = Date.now() + 5000;
-    while (!seen && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    await until('an event with runtime info', () => seen, 5000);
     await sub.close();
     expect(seen?.sequenceNumber).toBe(last.lastEnqueuedSequenceNumber);
     expect(seen?.offset).toBe(last.lastEnqueuedOffset);

@@ -9,6 +9,7 @@ import {
 } from '@azure/event-hubs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type EventHubsEmulatorOptions, startEventHubs } from '../../../dev/eventhubs/index.js';
+import { until } from '../../helpers/until.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -49,8 +50,7 @@ async function readAll(cs: string, partitionId: string, count: number): Promise<
     },
     { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 0.2, maxBatchSize: 200 },
   );
-  const until = Date.now() + 10_000;
-  while (events.length < count && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+  await until(`${count} events`, () => (events.length >= count ? true : undefined), 10_000);
   await new Promise((r) => setTimeout(r, 250));
   await sub.close();
   await client.close();

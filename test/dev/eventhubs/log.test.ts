@@ -12,7 +12,12 @@ import { join } from 'node:path';
 import rhea from 'rhea';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PartitionLog } from '../../../dev/eventhubs/log.js';
-import { batchMessageFormat, unpackTransfer, withRuntimeInfo } from '../../../dev/eventhubs/message.js';
+import {
+  batchMessageFormat,
+  runtimeInfoAnnotations,
+  unpackTransfer,
+  withDeliveryAnnotations,
+} from '../../../dev/eventhubs/message.js';
 
 const dirs: string[] = [];
 function tempDir(): string {
@@ -58,7 +63,15 @@ describe('PartitionLog', () => {
       'x-custom': 'keep',
     });
     const withInfo = rhea.message.decode(
-      withRuntimeInfo(ev, { lastSequenceNumber: 0, lastOffset: 0, lastEnqueuedTime: 5, retrievalTime: 6 }),
+      withDeliveryAnnotations(
+        ev,
+        runtimeInfoAnnotations({
+          lastSequenceNumber: 0,
+          lastOffset: 0,
+          lastEnqueuedTime: 5,
+          retrievalTime: 6,
+        }),
+      ),
     );
     expect(withInfo.delivery_annotations).toEqual({
       last_enqueued_sequence_number: 0,
