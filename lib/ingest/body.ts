@@ -6,11 +6,16 @@ import type { Limits } from './limits.js';
 export type BodyFormat = 'json' | 'ndjson';
 export type BodySource = AsyncIterable<Uint8Array>;
 
-const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+export const ndjsonTypes = new Set(['application/x-ndjson', 'application/ndjson', 'application/jsonl']);
+
+/** The media type of a `Content-Type` header, lower case, without parameters ('' when absent). */
+export function mediaType(contentType: string | null): string {
+  return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+}
 
 /** The body format from `Content-Type`; a missing type is read as JSON (what most clients mean). */
 export function bodyFormat(contentType: string | null): BodyFormat {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  const type = mediaType(contentType);
   if (type === '' || type === 'application/json' || type === 'text/json') return 'json';
   if (ndjsonTypes.has(type)) return 'ndjson';
   throw new IngestError(
@@ -36,17 +41,22 @@ export interface DecodeOptions {
   maxInflatedBytes: number;
 }
 
+function bodyTooLarge(max: number): IngestError {
+  return new IngestError('BODY_TOO_LARGE', `The request body is larger than ${max} bytes as sent: split it`);
+}
+
+/** Refuses a body whose declared length is already over the cap, before reading it. */
+export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
+  const declared = Number(headers.get('content-length') ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw bodyTooLarge(maxBytes);
+}
+
 /** Counts bytes as sent and stops reading as soon as the cap is passed (nothing more is buffered). */
 async function* capped(source: BodySource, max: number): AsyncGenerator<Uint8Array> {
   let total = 0;
   for await (const chunk of source) {
     total += chunk.byteLength;
-    if (total > max) {
-      throw new IngestError(
-        'BODY_TOO_LARGE',
-        `The request body is larger than ${max} bytes as sent: split it`,
-      );
-    }
+    if (total > max) throw bodyTooLarge(max);
     yield chunk;
   }
 }

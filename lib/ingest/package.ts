@@ -1,11 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { PackageStats } from '../tenants/packages.js';
-import { type BodyItem, type BodySource, decodedChunks, isGzip, parseLine, streamLines } from './body.js';
+import {
+  type BodyItem,
+  checkDeclaredLength,
+  decodedChunks,
+  isGzip,
+  mediaType,
+  ndjsonTypes,
+  parseLine,
+  streamLines,
+} from './body.js';
 import { IngestError } from './errors.js';
 import { MAX_REPORTED_ERRORS, processItems, publishAll, type TenantRules } from './pipeline.js';
-import type { IngestDeps } from './request.js';
-import { checkDeclaredLength } from './request.js';
+import type { IngestDeps, IngestRequest } from './request.js';
 
 /** Kinds of telemetry file: an SDK's offline spool, a historical backfill, an export from another system. */
 export const PACKAGE_KINDS = ['spool', 'backfill', 'import'] as const;
@@ -19,28 +27,18 @@ const CHUNK_LINES = 2000;
 /** A gzip package may inflate to this many times its size limit. */
 const INFLATION_FACTOR = 8;
 
-export interface PackageRequest {
-  headers: Headers;
-  body: BodySource | null;
-}
-
 /**
  * POST /v1/packages: a telemetry file streamed line by line (never held whole), its first line a
  * header `{"package": {"source", "kind"}}`. Lines are validated and published like events, in
  * chunks as they arrive; bad lines are counted and never stop the rest.
  */
 export async function ingestPackage(
-  request: PackageRequest,
+  request: IngestRequest,
   rules: TenantRules,
   deps: IngestDeps & { maxPackageBytes: number; save(stats: PackageStats): Promise<void> },
 ): Promise<PackageStats> {
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (
-    type !== '' &&
-    type !== 'application/x-ndjson' &&
-    type !== 'application/ndjson' &&
-    type !== 'application/jsonl'
-  ) {
+  const type = mediaType(request.headers.get('content-type'));
+  if (type !== '' && !ndjsonTypes.has(type)) {
     throw new IngestError(
       'UNSUPPORTED_MEDIA_TYPE',
       `Content-Type ${type} is not accepted: send application/x-ndjson`,

@@ -4,7 +4,7 @@ import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
 import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
-import { defaultPackOptions, type Pack, Packer, type PackOptions, partitionKeyOf } from './pack.js';
+import { type Pack, Packer, type PackOptions, partitionKeyOf } from './pack.js';
 import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
 import type { Publisher } from './publisher.js';
 import { jsonObject, quote } from './serialize.js';
@@ -102,7 +102,7 @@ export function processItems(
   // Server fields, the same on every line of the request.
   const server = `,"tenant":${JSON.stringify(tenant)},"receivedAt":"${new Date(options.now).toISOString()}"`;
   // Background packing: large packs compress on the threadpool while later events are validated.
-  const packer = new Packer(tenant, options.pack ?? defaultPackOptions, true);
+  const packer = new Packer(tenant, options.pack, true);
   const outcome: Outcome = { accepted: 0, rejected: 0, dropped: 0, errors: [] };
   const reject = (i: number, error: Omit<EventError, 'index'>) => {
     outcome.rejected++;

@@ -1,4 +1,4 @@
-import { type BodySource, bodyFormat, isGzip, parseBody, readDecoded } from './body.js';
+import { type BodySource, bodyFormat, checkDeclaredLength, isGzip, parseBody, readDecoded } from './body.js';
 import { errorBody, IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
@@ -25,17 +25,6 @@ export interface JsonResponse {
   status: number;
   headers?: Record<string, string>;
   jsonBody: unknown;
-}
-
-/** Refuses a body whose declared length is already over the cap, before reading it. */
-export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
-  const declared = Number(headers.get('content-length') ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    throw new IngestError(
-      'BODY_TOO_LARGE',
-      `The request body is larger than ${maxBytes} bytes as sent: split it`,
-    );
-  }
 }
 
 /** POST /v1/events for an authenticated tenant: decode, validate, pack, publish. */
