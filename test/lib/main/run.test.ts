@@ -116,43 +116,22 @@ describe('main: the live cursor', () => {
     });
     const control = await readControl(h.tables.control);
     expect(control.cursors.get('probe')?.next).toBe(S(3));
+    const logged = (i: number, stateId: string, tenant: string, blocks: number, events: number) => ({
+      taskId: tasks[i]!.taskId,
+      pipeline: 'probe',
+      run: 'live',
+      stateId,
+      tenant,
+      blocks,
+      events,
+      bytes: events * 100,
+      attempt: 1,
+      enqueuedAt: new Date(clock.now()).toISOString(),
+    });
     expect(await listTaskLog(h.tables.taskLog, 'probe', 'live')).toEqual([
-      {
-        taskId: tasks[0]!.taskId,
-        pipeline: 'probe',
-        run: 'live',
-        stateId: S(0),
-        tenant: 'a',
-        blocks: 1,
-        events: 3,
-        bytes: 300,
-        attempt: 1,
-        enqueuedAt: new Date(clock.now()).toISOString(),
-      },
-      {
-        taskId: tasks[1]!.taskId,
-        pipeline: 'probe',
-        run: 'live',
-        stateId: S(0),
-        tenant: 'b',
-        blocks: 1,
-        events: 4,
-        bytes: 400,
-        attempt: 1,
-        enqueuedAt: new Date(clock.now()).toISOString(),
-      },
-      {
-        taskId: tasks[2]!.taskId,
-        pipeline: 'probe',
-        run: 'live',
-        stateId: S(1),
-        tenant: 'a',
-        blocks: 2,
-        events: 7,
-        bytes: 700,
-        attempt: 1,
-        enqueuedAt: new Date(clock.now()).toISOString(),
-      },
+      logged(0, S(0), 'a', 1, 3),
+      logged(1, S(0), 'b', 1, 4),
+      logged(2, S(1), 'a', 2, 7),
     ]);
     expect(logs.filter((l) => l.message.includes('without blocks skipped')).map((l) => l.message)).toEqual([
       'probe live: states 202611221000..202611221002: 3 tasks enqueued, 1 state without blocks skipped',
