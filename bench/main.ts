@@ -11,6 +11,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { startAzurite } from '../dev/emulators/azurite.js';
 import { type BlockIndexEntry, blockIndexTable, toBlockEntity } from '../lib/landing/blockIndex.js';
 import { controlTable } from '../lib/main/control.js';
+import { leaseContainer } from '../lib/main/deps.js';
 import { tryAcquireLease } from '../lib/main/lease.js';
 import { runPool } from '../lib/main/pool.js';
 import { runMain } from '../lib/main/run.js';
@@ -81,7 +82,9 @@ const total = STATES * TENANTS;
 // Main, as the timer runs it (lease, control, watermark, index ranges, sends, task log, cursor).
 const pipeline = definePipeline({ name: 'bench', work: async () => {} });
 await queues.getQueueClient(pipeline.queue).create();
-const locks = BlobServiceClient.fromConnectionString(cs).getContainerClient('telemetry-locks');
+// Provisioned with the app's resources in Azure and by `npm start`; created here likewise.
+const locks = BlobServiceClient.fromConnectionString(cs).getContainerClient(leaseContainer);
+await locks.createIfNotExists();
 const quiet = process.env.BENCH_DEBUG
   ? (m: string) => console.log(`  ${((performance.now() - t0) / 1000).toFixed(1)} s ${m}`)
   : () => {};
