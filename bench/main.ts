@@ -13,11 +13,11 @@ import { type BlockIndexEntry, blockIndexTable, toBlockEntity } from '../lib/lan
 import { controlTable } from '../lib/main/control.js';
 import { leaseContainer } from '../lib/main/deps.js';
 import { tryAcquireLease } from '../lib/main/lease.js';
-import { runPool } from '../lib/main/pool.js';
 import { runMain } from '../lib/main/run.js';
-import { taskLogTable } from '../lib/main/taskLog.js';
 import { definePipeline } from '../lib/pipelines/pipeline.js';
 import { encodeTask, taskIdOf } from '../lib/pipelines/task.js';
+import { runPool } from '../lib/pool/index.js';
+import { taskLogTable } from '../lib/tasklog/index.js';
 import { nextStateId, stateEndMs, stateRange } from '../lib/temporal/index.js';
 
 const STATES = Number(process.env.BENCH_STATES ?? 1440);
@@ -66,6 +66,9 @@ const sample = encodeTask({
   run: 'live',
   stateId: first,
   tenant: tenants[0]!,
+  shard: 0,
+  shards: 1,
+  shardMaxBytes: 128 * 1024 * 1024,
   attempt: 1,
   blockCount: 2,
   events: 2000,
@@ -80,7 +83,7 @@ const sample = encodeTask({
 const total = STATES * TENANTS;
 
 // Main, as the timer runs it (lease, control, watermark, index ranges, sends, task log, cursor).
-const pipeline = definePipeline({ name: 'bench', work: async () => {} });
+const pipeline = definePipeline({ name: 'bench' });
 await queues.getQueueClient(pipeline.queue).create();
 // Provisioned with the app's resources in Azure and by `npm start`; created here likewise.
 const locks = BlobServiceClient.fromConnectionString(cs).getContainerClient(leaseContainer);
@@ -108,6 +111,7 @@ for (;;) {
       backoffMaxMs: 30 * 60_000,
       batchStates: 60,
       sendConcurrency: CONCURRENCY,
+      taskMaxBytes: 128 * 1024 * 1024,
     },
     log: { info: quiet, warn: console.warn, error: console.error },
   });

@@ -52,6 +52,17 @@ export const SettingsSchema = z.object({
   MAIN_BATCH_STATES: int(1, 1440).default(60),
   /** Task messages of one state main sends at once (states go out one after another, in order). */
   MAIN_SEND_CONCURRENCY: int(1, 512).default(64),
+  /** Uncompressed raw bytes one task may cover: a larger (state, tenant) is split into shards. */
+  MAIN_TASK_MAX_BYTES: int(1024 * 1024, 4 * 1024 * 1024 * 1024).default(128 * 1024 * 1024),
+
+  /** Curate removes duplicate event ids seen this many minutes (temporal states) earlier. */
+  CURATE_DEDUPE_MINUTES: int(0, 1440).default(60),
+  /** Curate tasks one instance runs at once (each holds up to MAIN_TASK_MAX_BYTES of raw events). */
+  CURATE_CONCURRENCY: int(1, 16).default(2),
+  /** DuckDB worker threads per instance; 0: one per core. */
+  DUCKDB_THREADS: int(0, 64).default(0),
+  /** DuckDB memory limit per instance, in MiB (spills to the temp folder beyond it). */
+  DUCKDB_MEMORY_MB: int(128, 64 * 1024).default(1024),
 
   /** Whether the health endpoint also probes Cosmos DB. */
   HEALTH_CHECK_COSMOS: bool.default(true),

@@ -4,9 +4,10 @@ import type { TableClient } from '@azure/data-tables';
 import { isStatus } from '../clients/errors.js';
 import { upsertInTransactions } from '../clients/tables.js';
 import type { Lake } from '../lake/index.js';
-import { stateIdOf, statePartitionPath } from '../temporal/index.js';
+import { stateIdOf } from '../temporal/index.js';
 import { type BlockIndexEntry, blockRowKey, toBlockEntity } from './blockIndex.js';
 import { decodeMessage, type LandingMessage, landingFields, stampLines } from './decode.js';
+import { blockPath, deadLetterPath } from './paths.js';
 import { type LandingRecord, type PendingBlock, toLandingEntity, toLandingRecord } from './watermarks.js';
 
 export interface LandingDeps {
@@ -52,21 +53,6 @@ interface OpenBlock {
   rawBytes: number;
   gzip: Gzip;
   done: Promise<Buffer>;
-}
-
-export function blockPath(
-  tenant: string,
-  stateId: string,
-  partition: string,
-  first: number,
-  last: number,
-): string {
-  return `raw/tenant=${tenant}/${statePartitionPath(stateId)}/${partition}-${first}-${last}.ndjson.gz`;
-}
-
-export function deadLetterPath(partition: string, sequenceNumber: number, enqueuedTimeMs: number): string {
-  const stateId = stateIdOf(enqueuedTimeMs);
-  return `deadletter/eventhub/${statePartitionPath(stateId)}/${partition}-${sequenceNumber}.json`;
 }
 
 /**

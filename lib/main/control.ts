@@ -5,9 +5,9 @@ import { type Backoff, BackoffSchema } from './backoff.js';
 import { MainError } from './errors.js';
 
 /**
- * Main's control table: the live cursor of each pipeline (partition `live`, row = pipeline), the
- * back-off of each scope (partition `backoff`) and replays (partition `replay`, row =
- * `<pipeline>~<id>`). A cursor names the next state to process; it only moves by ETag-conditional
+ * Main's control table: the live cursor of each pipeline (partition `live`, row = pipeline), its
+ * completed-through state (partition `completed`), the back-off of each scope (partition
+ * `backoff`) and replays (partition `replay`, row = `<pipeline>~<id>`). A cursor names the next state to process; it only moves by ETag-conditional
  * writes, so two writers can never both advance it.
  */
 export const controlTable = 'cursors';
@@ -20,6 +20,14 @@ export const CursorSchema = z.object({
   updatedAt: z.string(),
 });
 export type Cursor = z.infer<typeof CursorSchema> & { etag: string };
+
+/** Every task of the pipeline's live run at or before `through` is done (as is every earlier state). */
+export const CompletedSchema = z.object({
+  pipeline: z.string(),
+  through: stateId,
+  updatedAt: z.string(),
+});
+export type Completed = z.infer<typeof CompletedSchema>;
 
 export const ReplayStatusSchema = z.enum(['pending', 'running', 'done']);
 
@@ -41,6 +49,7 @@ export type Replay = z.infer<typeof ReplaySchema> & { etag: string };
 
 export interface Control {
   cursors: Map<string, Cursor>;
+  completed: Map<string, Completed>;
   backoffs: Map<string, Backoff & { etag: string }>;
   /** Replays not yet done, oldest request first. */
   replays: Replay[];
@@ -50,14 +59,17 @@ const withEtag = <T>(value: T, entity: { etag?: string }) => ({ ...value, etag: 
 
 /** Everything a run needs from the control table, in one query. */
 export async function readControl(table: TableClient): Promise<Control> {
-  const control: Control = { cursors: new Map(), backoffs: new Map(), replays: [] };
+  const control: Control = { cursors: new Map(), completed: new Map(), backoffs: new Map(), replays: [] };
   const filter =
-    "PartitionKey eq 'live' or PartitionKey eq 'backoff' or (PartitionKey eq 'replay' and status ne 'done')";
+    "PartitionKey eq 'live' or PartitionKey eq 'completed' or PartitionKey eq 'backoff' or (PartitionKey eq 'replay' and status ne 'done')";
   try {
     for await (const entity of table.listEntities({ queryOptions: { filter } })) {
       if (entity.partitionKey === 'live') {
         const c = CursorSchema.parse(entity);
         control.cursors.set(c.pipeline, withEtag(c, entity));
+      } else if (entity.partitionKey === 'completed') {
+        const c = CompletedSchema.parse(entity);
+        control.completed.set(c.pipeline, c);
       } else if (entity.partitionKey === 'backoff') {
         const b = BackoffSchema.parse(entity);
         control.backoffs.set(b.scope, withEtag(b, entity));
@@ -101,6 +113,14 @@ export async function advanceCursor(
     value,
     cursor.etag,
     `The cursor of pipeline '${cursor.pipeline}' was moved by another writer; this run stops for it`,
+  );
+}
+
+/** Main is the only writer (under its lease) and only moves it forward. */
+export async function saveCompleted(table: TableClient, completed: Completed): Promise<void> {
+  await table.upsertEntity(
+    { partitionKey: 'completed', rowKey: completed.pipeline, ...completed },
+    'Replace',
   );
 }
 

@@ -3,11 +3,11 @@ import { currentWatermark } from '../landing/progress.js';
 import { landingTable } from '../landing/watermarks.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
 import type { Services } from '../services/index.js';
+import { taskLogTable } from '../tasklog/index.js';
 import { controlTable } from './control.js';
 import { tryAcquireLease } from './lease.js';
 import type { MainDeps, MainLog } from './run.js';
 import type { StatusDeps } from './status.js';
-import { taskLogTable } from './taskLog.js';
 
 /** Where the run lease lives: the app's storage account, next to the tables it guards. */
 export const leaseContainer = 'telemetry-locks';
@@ -40,6 +40,7 @@ export function mainDepsFrom(s: Services, pipelines: readonly Pipeline[], log: M
       backoffMaxMs: c.MAIN_BACKOFF_MAX_MINUTES * minuteMs,
       batchStates: c.MAIN_BATCH_STATES,
       sendConcurrency: c.MAIN_SEND_CONCURRENCY,
+      taskMaxBytes: c.MAIN_TASK_MAX_BYTES,
     },
     log,
   };
@@ -49,6 +50,7 @@ export function statusDepsFrom(s: Services, pipelines: readonly Pipeline[]): Sta
   return {
     pipelines,
     control: s.table(controlTable),
+    taskLog: s.table(taskLogTable),
     queueFor: (name) => s.queueService.getQueueClient(name),
     watermark: watermarkOf(s),
     now: Date.now,

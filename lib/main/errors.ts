@@ -23,11 +23,3 @@ export class MainError extends Error {
     this.status = mainErrors[code];
   }
 }
-
-/** A short, loggable reason for a failed dependency call (Azure SDK errors carry code and status). */
-export function describeError(err: unknown): string {
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  const parts = [e.code, e.statusCode && `HTTP ${e.statusCode}`].filter(Boolean);
-  const message = (e.message ?? String(err)).split('\n')[0]!.slice(0, 300);
-  return parts.length ? `${parts.join(', ')}: ${message}` : message;
-}

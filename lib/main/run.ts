@@ -1,10 +1,12 @@
 import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
+import { describeError } from '../clients/errors.js';
 import { oldestIndexedState } from '../landing/blockIndex.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
 import { earlierState, type GlobalWatermark, lastClosedState, stateIdOf } from '../temporal/index.js';
 import { type Backoff, isBackingOff, nextBackoff } from './backoff.js';
 import { BlockRangeCache } from './blocks.js';
+import { completedThrough } from './completion.js';
 import {
   advanceCursor,
   type Control,
@@ -14,9 +16,10 @@ import {
   type Replay,
   readControl,
   saveBackoff,
+  saveCompleted,
   updateReplay,
 } from './control.js';
-import { describeError, MainError } from './errors.js';
+import { MainError } from './errors.js';
 import type { RunLease } from './lease.js';
 import { TaskSender } from './sender.js';
 import { type WalkDeps, type WalkResult, walkStates } from './walk.js';
@@ -35,6 +38,8 @@ export interface MainSettings {
   backoffMaxMs: number;
   batchStates: number;
   sendConcurrency: number;
+  /** Uncompressed bytes of raw blocks one task may cover; larger (state, tenant)s are sharded. */
+  taskMaxBytes: number;
 }
 
 /** Everything a main run touches, passed in so tests can use fakes, fault injection and a fake clock. */
@@ -129,6 +134,7 @@ async function runLocked(deps: MainDeps, lease: RunLease | undefined): Promise<M
     taskLog: deps.taskLog,
     sender: new TaskSender(deps.queueFor, deps.settings.sendConcurrency),
     batchStates: deps.settings.batchStates,
+    taskMaxBytes: deps.settings.taskMaxBytes,
     now: deps.now,
     shouldStop,
     log: (m) => deps.log.info(m),
@@ -160,6 +166,7 @@ async function runLocked(deps: MainDeps, lease: RunLease | undefined): Promise<M
             current = await advanceCursor(deps.control, current, next, new Date(deps.now()));
           },
         );
+        await updateCompleted(deps, control, pipeline.name, walked.next);
         return fromWalk(cursor.next, walked);
       }),
     ),
@@ -196,6 +203,15 @@ async function runLocked(deps: MainDeps, lease: RunLease | undefined): Promise<M
     );
   }
   return { status: 'ran', watermarkMs: watermark.timeMs, lastClosed, outcomes: [...live, ...replays] };
+}
+
+/** Moves the pipeline's completed-through state forward when workers have finished more tasks. */
+async function updateCompleted(deps: MainDeps, control: Control, pipeline: string, cursorNext: string) {
+  const known = control.completed.get(pipeline);
+  const through = await completedThrough(deps.taskLog, pipeline, cursorNext, known);
+  if (through !== known?.through) {
+    await saveCompleted(deps.control, { pipeline, through, updatedAt: new Date(deps.now()).toISOString() });
+  }
 }
 
 function fromWalk(from: string, walked: WalkResult): Omit<PipelineOutcome, 'pipeline' | 'run'> {

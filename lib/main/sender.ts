@@ -1,5 +1,5 @@
 import type { QueueClient } from '@azure/storage-queue';
-import { runPool } from './pool.js';
+import { runPool } from '../pool/index.js';
 
 /**
  * Sends task messages to pipeline queues. Messages never expire (a backlog that waits longer

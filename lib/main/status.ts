@@ -1,15 +1,23 @@
 import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
-import { isStatus } from '../clients/errors.js';
+import { describeError, isStatus } from '../clients/errors.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
-import { type GlobalWatermark, lastClosedState, stateCount } from '../temporal/index.js';
+import {
+  type GlobalWatermark,
+  lastClosedState,
+  nextStateId,
+  stateCount,
+  stateIdOf,
+  stateStartMs,
+} from '../temporal/index.js';
 import { isBackingOff } from './backoff.js';
+import { completedThrough, openTasks } from './completion.js';
 import { listReplays, readControl } from './control.js';
-import { describeError } from './errors.js';
 
 export interface StatusDeps {
   pipelines: readonly Pipeline[];
   control: TableClient;
+  taskLog: TableClient;
   queueFor: (name: string) => QueueClient;
   watermark: () => Promise<Pick<GlobalWatermark, 'timeMs' | 'slowestPartition'>>;
   now: () => number;
@@ -27,8 +35,10 @@ async function messageCount(queue: QueueClient): Promise<number | null> {
 }
 
 /**
- * What an operator needs to see: the watermark, each pipeline's cursor and lag, back-offs,
- * queue and poison-queue lengths, and replay progress. A failing dependency shows as an error
+ * What an operator needs to see: the watermark; per pipeline the enqueued-through state (the
+ * cursor), the completed-through state (every task at or before it done), the lag of each to the
+ * last closed state, the tasks in flight and failed, back-offs, queue and poison-queue lengths;
+ * and replay progress. A failing dependency shows as an error
  * field rather than failing the whole report.
  */
 export async function pipelineStatus(deps: StatusDeps) {
@@ -57,17 +67,23 @@ export async function pipelineStatus(deps: StatusDeps) {
   const pipelines = await Promise.all(
     deps.pipelines.map(async (p) => {
       const cursor = control.cursors.get(p.name);
-      const [queued, poisoned] = await Promise.all([
+      const [queued, poisoned, progress] = await Promise.all([
         messageCount(deps.queueFor(p.queue)),
         messageCount(deps.queueFor(p.poisonQueue)),
+        cursor ? taskProgress(deps.taskLog, p.name, cursor.next, control.completed.get(p.name)) : undefined,
       ]);
-      // Lag: closed states the pipeline has not enqueued yet.
-      const lagStates = cursor && lastClosed ? stateCount(cursor.next, lastClosed) : null;
+      const enqueuedThrough = cursor ? previousState(cursor.next) : null;
+      // Lag: closed states not yet enqueued, and not yet completed.
+      const lag = (through: string | null | undefined) =>
+        through && lastClosed ? stateCount(nextStateId(through), lastClosed) : null;
       return {
         name: p.name,
         queue: p.queue,
         cursor: cursor ? { next: cursor.next, updatedAt: cursor.updatedAt } : null,
-        lagStates,
+        enqueuedThrough,
+        completedThrough: progress?.completedThrough ?? null,
+        lagStates: { enqueued: lag(enqueuedThrough), completed: lag(progress?.completedThrough) },
+        tasks: progress?.open ?? null,
         backoff: backoffView(p.name),
         queueMessages: queued,
         poisonMessages: poisoned,
@@ -90,4 +106,17 @@ export async function pipelineStatus(deps: StatusDeps) {
     }),
   };
 }
+const previousState = (stateId: string) => stateIdOf(stateStartMs(stateId) - 60_000);
+
+/** Completed-through as of now (main stores it each run; this reads what finished since) and the open tasks. */
+async function taskProgress(
+  taskLog: TableClient,
+  pipeline: string,
+  cursorNext: string,
+  known: Parameters<typeof completedThrough>[3],
+) {
+  const through = await completedThrough(taskLog, pipeline, cursorNext, known);
+  return { completedThrough: through, open: await openTasks(taskLog, pipeline, through, cursorNext) };
+}
+
 export type PipelineStatus = Awaited<ReturnType<typeof pipelineStatus>>;

@@ -1,9 +1,10 @@
 import type { TableClient } from '@azure/data-tables';
+import { shardBlocks } from '../pipelines/shards.js';
 import { encodeTask, type Run, type TaskMessage, taskIdOf } from '../pipelines/task.js';
+import { readAttempts, type TaskLogEntry, taskLogRowKey, writeTaskLog } from '../tasklog/index.js';
 import { earlierState, nextStateId, stateRange } from '../temporal/index.js';
 import type { BlockRangeCache } from './blocks.js';
 import type { TaskSender } from './sender.js';
-import { readAttempts, type TaskLogEntry, taskLogRowKey, writeTaskLog } from './taskLog.js';
 
 /** What one walk enqueues for: a pipeline's live cursor, or one replay (optionally of one tenant). */
 export interface WalkTarget {
@@ -18,6 +19,8 @@ export interface WalkDeps {
   taskLog: TableClient;
   sender: TaskSender;
   batchStates: number;
+  /** Uncompressed bytes of raw blocks one task may cover (MAIN_TASK_MAX_BYTES). */
+  taskMaxBytes: number;
   now: () => number;
   /** Checked before each batch: the time budget is spent or the lease is lost. */
   shouldStop: () => boolean;
@@ -35,8 +38,8 @@ export interface WalkResult {
 
 /**
  * Walks states `from`..`to` (inclusive; all closed) in batches: one block-index range query per
- * batch (the next batch is read while this one is sent), one task message per (state, tenant)
- * with blocks, sent state after state (the tenants of a state concurrently), then the task-log
+ * batch (the next batch is read while this one is sent), one task message per shard of each
+ * (state, tenant) with blocks (`shardBlocks`: at most `taskMaxBytes` each), sent state after state (the tenants of a state concurrently), then the task-log
  * entries, then `advance` moves the cursor past the batch. A crash before `advance` re-sends the
  * batch with the same task ids (and a higher `attempt`).
  */
@@ -74,19 +77,25 @@ export async function walkStates(
         continue;
       }
       for (const [tenant, list] of tenants) {
-        const rowKey = taskLogRowKey(target.run, stateId, tenant);
-        tasks.push({
-          taskId: taskIdOf(target.pipeline, target.run, stateId, tenant),
-          pipeline: target.pipeline,
-          run: target.run,
-          stateId,
-          tenant,
-          attempt: (attempts.get(rowKey) ?? 0) + 1,
-          blockCount: list.length,
-          events: list.reduce((n, b) => n + b.events, 0),
-          bytes: list.reduce((n, b) => n + b.bytes, 0),
-          blocksInMessage: true,
-          blocks: list,
+        const shards = shardBlocks(list, deps.taskMaxBytes);
+        shards.forEach((blocks, shard) => {
+          const rowKey = taskLogRowKey(target.run, stateId, tenant, shard);
+          tasks.push({
+            taskId: taskIdOf(target.pipeline, target.run, stateId, tenant, shard),
+            pipeline: target.pipeline,
+            run: target.run,
+            stateId,
+            tenant,
+            shard,
+            shards: shards.length,
+            shardMaxBytes: deps.taskMaxBytes,
+            attempt: (attempts.get(rowKey) ?? 0) + 1,
+            blockCount: blocks.length,
+            events: blocks.reduce((n, b) => n + b.events, 0),
+            bytes: blocks.reduce((n, b) => n + b.bytes, 0),
+            blocksInMessage: true,
+            blocks,
+          });
         });
       }
     }
@@ -108,6 +117,8 @@ export async function walkStates(
           run: t.run,
           stateId: t.stateId,
           tenant: t.tenant,
+          shard: t.shard,
+          shards: t.shards,
           blocks: t.blockCount,
           events: t.events,
           bytes: t.bytes,

@@ -2,9 +2,9 @@ import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
 import { controlTable } from '../main/control.js';
 import { leaseContainer } from '../main/deps.js';
-import { taskLogTable } from '../main/taskLog.js';
 import { productionPipelines } from '../pipelines/registry.js';
 import type { Services } from '../services/index.js';
+import { taskLogTable } from '../tasklog/index.js';
 import { tenantTables } from '../tenants/tables.js';
 
 /**

@@ -39,6 +39,7 @@ describe('the deployable build', () => {
       .sort((a, b) => a.name.localeCompare(b.name));
 
     expect(built.map((f) => f.name)).toEqual([
+      'curate',
       'getConfig',
       'getPackage',
       'health',

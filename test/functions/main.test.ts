@@ -3,30 +3,27 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockIndexTable } from '../../lib/landing/blockIndex.js';
 import type { PipelineStatus } from '../../lib/main/status.js';
-import { encodeTask, taskIdOf } from '../../lib/pipelines/task.js';
+import { taskIdOf } from '../../lib/pipelines/task.js';
+import { listTaskLog, type TaskLogRow, taskLogTable } from '../../lib/tasklog/index.js';
 import { nextStateId } from '../../lib/temporal/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 import { block, seedBlocks } from '../lib/main/harness.js';
-import { worked } from './fixtures/testPipeline.js';
 
 const adminKey = 'test-admin-key-0123456789';
 let stack: TestStack;
 let queues: QueueServiceClient;
+let taskLog: TableClient;
 
 // Five minutes of an hour ago: closed, since the local Event Hubs partitions are all empty.
 const base = new Date(Date.now() - 60 * 60_000);
 base.setUTCSeconds(0, 0);
+const previous = (stateId: string) => nextStateId(stateId, -1);
 const S = (i: number) => nextStateId(`${base.toISOString().replace(/\D/g, '').slice(0, 12)}`, i);
 
 beforeAll(async () => {
   stack = await startTestStack({
-    modules: [
-      'functions/main.ts',
-      'functions/replay.ts',
-      'functions/status.ts',
-      'test/functions/fixtures/testPipeline.ts',
-    ],
+    modules: ['functions/main.ts', 'functions/replay.ts', 'functions/status.ts', 'functions/curate.ts'],
     without: ['cosmos'],
     settings: { TELEMETRY_ADMIN_KEY: adminKey, MAIN_SCHEDULE: '*/1 * * * * *' },
     adjustHostJson: (h) => {
@@ -40,6 +37,9 @@ beforeAll(async () => {
     allowInsecureConnection: true,
   });
   await index.createTable();
+  taskLog = TableClient.fromConnectionString(stack.settings.TelemetryStorage!, taskLogTable, {
+    allowInsecureConnection: true,
+  });
   await seedBlocks(index, [block(S(0), 'a'), block(S(0), 'b'), block(S(2), 'a')]);
 });
 afterAll(async () => {
@@ -52,18 +52,22 @@ const admin = (init: RequestInit = {}) => ({
 });
 
 describe('functions: main, replay, status', () => {
-  it('the timer walks closed states into the pipeline queue, and the worker gets each task', async () => {
-    await until('three tasks worked', () => (worked.length >= 3 ? true : undefined));
-    const live = worked
-      .filter((w) => w.task.run === 'live')
-      .map((w) => w.task.taskId)
-      .sort();
-    expect(live).toEqual(
+  it('the timer walks closed states into the curate queue, and the worker records each task done', async () => {
+    const done = await until('three curate tasks done', async () => {
+      const rows = (await listTaskLog(taskLog, 'curate', 'live')).filter((r) => r.status === 'done');
+      return rows.length >= 3 ? rows : undefined;
+    });
+    expect(done.map((r) => r.taskId).sort()).toEqual(
       [
-        taskIdOf('probe', 'live', S(0), 'a'),
-        taskIdOf('probe', 'live', S(0), 'b'),
-        taskIdOf('probe', 'live', S(2), 'a'),
+        taskIdOf('curate', 'live', S(0), 'a'),
+        taskIdOf('curate', 'live', S(0), 'b'),
+        taskIdOf('curate', 'live', S(2), 'a'),
       ].sort(),
+    );
+    // The seeded index names blocks that were never written: each task reports its one block as
+    // unreadable (and dead-letters it) instead of failing.
+    expect(done.map((r) => JSON.parse(r.stats!) as Record<string, number>)).toEqual(
+      Array(3).fill(expect.objectContaining({ blocks: 1, unreadableBlocks: 1, eventsWritten: 0, files: 0 })),
     );
   });
 
@@ -91,18 +95,18 @@ describe('functions: main, replay, status', () => {
     );
     expect([unknown.status, await unknown.json()]).toEqual([
       404,
-      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: probe)" },
+      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: curate)" },
     ]);
   });
 
   it('replay enqueues the range again with replay task ids; status shows cursor, replay and poison counts', async () => {
-    const body = { pipeline: 'probe', from: S(0), to: S(1), tenant: 'b', id: 'rerun-1' };
+    const body = { pipeline: 'curate', from: S(0), to: S(1), tenant: 'b', id: 'rerun-1' };
     const res = await stack.fetch('/api/v1/replay', admin({ method: 'POST', body: JSON.stringify(body) }));
     expect(res.status).toBe(202);
     expect(await res.json()).toMatchObject({
       replay: {
         id: 'rerun-1',
-        pipeline: 'probe',
+        pipeline: 'curate',
         from: S(0),
         to: S(1),
         tenant: 'b',
@@ -114,32 +118,34 @@ describe('functions: main, replay, status', () => {
     const again = await stack.fetch('/api/v1/replay', admin({ method: 'POST', body: JSON.stringify(body) }));
     expect(again.status).toBe(200);
 
-    const replayed = await until('the replayed task', () =>
-      worked.find((w) => w.task.run === 'replay-rerun-1')
-        ? worked.filter((w) => w.task.run === 'replay-rerun-1')
-        : undefined,
-    );
-    expect(replayed.map((w) => w.task.taskId)).toEqual([taskIdOf('probe', 'replay-rerun-1', S(0), 'b')]);
+    const replayed = await until('the replayed task done', async () => {
+      const rows = await listTaskLog(taskLog, 'curate', 'replay-rerun-1');
+      return rows.length && rows.every((r: TaskLogRow) => r.status === 'done') ? rows : undefined;
+    });
+    expect(replayed.map((r) => r.taskId)).toEqual([taskIdOf('curate', 'replay-rerun-1', S(0), 'b')]);
 
     // A message no worker can parse ends up in the poison queue after maxDequeueCount attempts.
-    await queues
-      .getQueueClient('probe-tasks')
-      .sendMessage(encodeTask({ ...replayed[0]!.task, taskId: '' }).slice(0, 12));
+    await queues.getQueueClient('curate-tasks').sendMessage(Buffer.from('{"taskId":""}').toString('base64'));
     const status = await until('the status with a poison message and the replay done', async () => {
       const r = await stack.fetch('/api/v1/status', admin());
       const s = (await r.json()) as PipelineStatus;
       // The queue count is approximate and includes messages a worker holds: wait for it to settle.
-      const settled = s.pipelines[0]?.queueMessages === 0;
+      const settled = s.pipelines[0]?.queueMessages === 0 && s.pipelines[0]?.lagStates.completed === 0;
       return s.pipelines[0]?.poisonMessages === 1 && s.replays[0]?.status === 'done' && settled
         ? s
         : undefined;
     });
+    const next = status.pipelines[0]!.cursor!.next;
+    const through = previous(next);
     expect(status.pipelines).toEqual([
       {
-        name: 'probe',
-        queue: 'probe-tasks',
-        cursor: { next: expect.any(String), updatedAt: expect.any(String) },
-        lagStates: 0,
+        name: 'curate',
+        queue: 'curate-tasks',
+        cursor: { next, updatedAt: expect.any(String) },
+        enqueuedThrough: through,
+        completedThrough: through,
+        lagStates: { enqueued: 0, completed: 0 },
+        tasks: { inFlight: 0, failed: 0, failures: [], truncated: false },
         backoff: null,
         queueMessages: 0,
         poisonMessages: 1,

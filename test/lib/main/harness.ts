@@ -9,9 +9,9 @@ import { controlTable } from '../../../lib/main/control.js';
 import { leaseContainer } from '../../../lib/main/deps.js';
 import { tryAcquireLease } from '../../../lib/main/lease.js';
 import type { MainDeps, MainSettings } from '../../../lib/main/run.js';
-import { taskLogTable } from '../../../lib/main/taskLog.js';
 import { definePipeline, type Pipeline } from '../../../lib/pipelines/pipeline.js';
 import { decodeTask, type TaskMessage } from '../../../lib/pipelines/task.js';
+import { taskLogTable } from '../../../lib/tasklog/index.js';
 import { type GlobalWatermark, stateRange } from '../../../lib/temporal/index.js';
 
 /** Azurite in this process plus clients for main's tables and queues, shared by a test file. */
@@ -119,10 +119,11 @@ export const testSettings: MainSettings = {
   backoffMaxMs: 30 * 60_000,
   batchStates: 60,
   sendConcurrency: 32,
+  taskMaxBytes: 128 * 1024 * 1024,
 };
 
 export function testPipeline(name = 'probe'): Pipeline {
-  return definePipeline({ name, work: async () => {} });
+  return definePipeline({ name });
 }
 
 export interface Logged {

@@ -5,8 +5,8 @@ import { BackoffSchema } from '../../../lib/main/backoff.js';
 import { readControl } from '../../../lib/main/control.js';
 import { requestReplay } from '../../../lib/main/replay.js';
 import { runMain } from '../../../lib/main/run.js';
-import { listTaskLog } from '../../../lib/main/taskLog.js';
 import { decodeTask, taskIdOf } from '../../../lib/pipelines/task.js';
+import { listTaskLog } from '../../../lib/tasklog/index.js';
 import { nextStateId, stateEndMs, stateStartMs } from '../../../lib/temporal/index.js';
 import {
   block,
@@ -83,13 +83,16 @@ describe('main: the live cursor', () => {
       taskIdOf('probe', 'live', S(0), 'b'),
       taskIdOf('probe', 'live', S(1), 'a'),
     ]);
-    expect(tasks[0]!.taskId).toBe('probe-202611221000-77e3e98df94b6234');
+    expect(tasks[0]!.taskId).toBe('probe-202611221000-4181281b1aaa992c');
     expect(tasks[2]).toEqual({
       taskId: taskIdOf('probe', 'live', S(1), 'a'),
       pipeline: 'probe',
       run: 'live',
       stateId: S(1),
       tenant: 'a',
+      shard: 0,
+      shards: 1,
+      shardMaxBytes: 128 * 1024 * 1024,
       attempt: 1,
       blockCount: 2,
       events: 7,
@@ -122,6 +125,8 @@ describe('main: the live cursor', () => {
       run: 'live',
       stateId,
       tenant,
+      shard: 0,
+      shards: 1,
       blocks,
       events,
       bytes: events * 100,

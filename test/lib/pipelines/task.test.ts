@@ -10,6 +10,9 @@ const task = (blocks: number): TaskMessage => ({
   run: 'live',
   stateId: '202611221000',
   tenant: 'contoso',
+  shard: 0,
+  shards: 1,
+  shardMaxBytes: 128 * 1024 * 1024,
   attempt: 1,
   blockCount: blocks,
   events: blocks,
@@ -26,17 +29,18 @@ const task = (blocks: number): TaskMessage => ({
 });
 
 describe('task messages', () => {
-  it('task ids are deterministic and differ by pipeline, run, state and tenant', () => {
+  it('task ids are deterministic and differ by pipeline, run, state, tenant and shard', () => {
     expect(taskIdOf('curate', 'live', '202611221000', 'contoso')).toBe(
-      'curate-202611221000-0932337b96a3992e',
+      'curate-202611221000-6acacb90a3114801',
     );
     const variants = [
       taskIdOf('aggregate', 'live', '202611221000', 'contoso'),
       taskIdOf('curate', 'replay-x', '202611221000', 'contoso'),
       taskIdOf('curate', 'live', '202611221001', 'contoso'),
       taskIdOf('curate', 'live', '202611221000', 'fabrikam'),
+      taskIdOf('curate', 'live', '202611221000', 'contoso', 1),
     ];
-    expect(new Set([taskIdOf('curate', 'live', '202611221000', 'contoso'), ...variants]).size).toBe(5);
+    expect(new Set([taskIdOf('curate', 'live', '202611221000', 'contoso'), ...variants]).size).toBe(6);
   });
 
   it('round-trips as base64 JSON, and leaves the block list to the index when it would not fit', () => {
@@ -52,9 +56,9 @@ describe('task messages', () => {
   });
 
   it('pipelines get a queue and poison queue named after them; names are checked', () => {
-    const p = definePipeline({ name: 'curate', work: async () => {} });
+    const p = definePipeline({ name: 'curate' });
     expect([p.queue, p.poisonQueue]).toEqual(['curate-tasks', 'curate-tasks-poison']);
-    expect(() => definePipeline({ name: 'Curate_1', work: async () => {} })).toThrow();
+    expect(() => definePipeline({ name: 'Curate_1' })).toThrow();
   });
 });
 

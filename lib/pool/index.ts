@@ -23,3 +23,23 @@ export async function runPool<T>(
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, lane));
   if (failure) throw failure.err;
 }
+
+/**
+ * At most `limit` calls of `run` at once in this process; later calls wait their turn (in order).
+ * For work whose memory grows with each call in flight, such as a worker's tasks.
+ */
+export function limiter(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async function run<T>(fn: () => Promise<T>): Promise<T> {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    else active++;
+    try {
+      return await fn();
+    } finally {
+      const next = waiting.shift();
+      if (next) next();
+      else active--;
+    }
+  };
+}
