@@ -32,7 +32,7 @@ export function shardBlocks(blocks: readonly BlockRef[], maxBytes: number): Bloc
   let current: { blocks: BlockRef[]; bytes: number } | undefined;
   for (const block of sorted) {
     const size = rawBytesOf(block);
-    const samePartition = current?.blocks[0]!.partition === block.partition;
+    const samePartition = current?.blocks[0]?.partition === block.partition;
     if (!current || !samePartition || current.bytes + size > maxBytes) {
       current = { blocks: [], bytes: 0 };
       units.push(current);

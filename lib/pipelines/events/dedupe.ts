@@ -30,8 +30,8 @@ export class Deduper {
 
   constructor(private readonly blocks: readonly OwnBlock[]) {
     for (const b of blocks) {
-      let set = this.own.get(b.partition);
-      if (!set) this.own.set(b.partition, (set = new Set()));
+      const set = this.own.get(b.partition) ?? new Set<IdKey>();
+      this.own.set(b.partition, set);
       for (const k of b.keys) if (k !== undefined) set.add(k);
     }
   }
@@ -48,8 +48,8 @@ export class Deduper {
   addEarlier(partition: string, firstSequenceNumber: number, keys: Iterable<IdKey>): void {
     const own = this.own.get(partition);
     if (!own) return;
-    let seen = this.earlier.get(partition);
-    if (!seen) this.earlier.set(partition, (seen = new Map()));
+    const seen = this.earlier.get(partition) ?? new Map<IdKey, number>();
+    this.earlier.set(partition, seen);
     for (const k of keys) {
       if (!own.has(k)) continue;
       const prev = seen.get(k);
@@ -68,8 +68,8 @@ export class Deduper {
       );
     const seenByPartition = new Map<string, Set<IdKey>>();
     for (const { b, i } of order) {
-      let seen = seenByPartition.get(b.partition);
-      if (!seen) seenByPartition.set(b.partition, (seen = new Set()));
+      const seen = seenByPartition.get(b.partition) ?? new Set<IdKey>();
+      seenByPartition.set(b.partition, seen);
       const earlier = this.earlier.get(b.partition);
       const verdict = out[i]!;
       for (let line = 0; line < b.keys.length; line++) {
