@@ -139,6 +139,7 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
     lastSequenceNumber: b.lastSeq,
     events: b.events,
     bytes: 0,
+    rawBytes: b.rawBytes,
   }));
   const pending: PendingBlock[] = entries.map((e) => ({
     tenant: e.tenant,
