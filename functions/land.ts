@@ -2,6 +2,7 @@ import { app, type InvocationContext, trigger } from '@azure/functions';
 import { blobLake } from '../lib/lake/index.js';
 import { blockIndexTable } from '../lib/landing/blockIndex.js';
 import { landBatch } from '../lib/landing/land.js';
+import { rereadFrom } from '../lib/landing/reread.js';
 import { type EventHubBatchMetadata, toLandingBatch } from '../lib/landing/trigger.js';
 import { landingTable } from '../lib/landing/watermarks.js';
 import { services } from '../lib/services/index.js';
@@ -20,13 +21,17 @@ export async function land(messages: unknown, context: InvocationContext): Promi
       eventHubName: s.config.EVENTHUB_NAME,
       gzipLevel: s.config.LAND_GZIP_LEVEL,
       maxBlockBytes: s.config.LAND_MAX_BLOCK_BYTES,
+      reread: rereadFrom(s.eventHubRereader),
       log: (message) => context.warn(message),
     },
     batch,
   );
   context.log(
     `Partition ${batch.partitionId}: ${result.events} events in ${result.blocks.length} blocks, ` +
-      `${result.deadLetters.length} dead-lettered, ${result.skipped} already landed`,
+      `${result.deadLettered} messages dead-lettered, ${result.skipped} already landed` +
+      (result.recovered || result.gaps.length
+        ? `, ${result.recovered} read again, ${result.gaps.length} gaps recorded`
+        : ''),
   );
 }
 

@@ -1,4 +1,4 @@
-import { EventHubProducerClient } from '@azure/event-hubs';
+import { EventHubConsumerClient, EventHubProducerClient } from '@azure/event-hubs';
 import { ConfigError, type Connection } from '../config/index.js';
 import { credentialFor } from './credential.js';
 
@@ -16,4 +16,19 @@ export function eventHubProducer(connection: Connection, eventHubName: string): 
   return connection.kind === 'connectionString'
     ? new EventHubProducerClient(connection.connectionString, eventHubName)
     : new EventHubProducerClient(namespace(connection), eventHubName, credentialFor(connection));
+}
+
+export function eventHubConsumer(
+  connection: Connection,
+  eventHubName: string,
+  consumerGroup: string,
+): EventHubConsumerClient {
+  return connection.kind === 'connectionString'
+    ? new EventHubConsumerClient(consumerGroup, connection.connectionString, eventHubName)
+    : new EventHubConsumerClient(
+        consumerGroup,
+        namespace(connection),
+        eventHubName,
+        credentialFor(connection),
+      );
 }

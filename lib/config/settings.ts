@@ -15,6 +15,8 @@ export const SettingsSchema = z.object({
   EVENTHUB_NAME: name.default('telemetry'),
   /** Consumer group of the landing function. */
   LAND_CONSUMER_GROUP: name.default('land'),
+  /** Consumer group landing reads missed sequence numbers with (not the trigger's: it holds that one). */
+  LAND_REREAD_CONSUMER_GROUP: name.default('$Default'),
   /** Data Lake file system (a blob container on Azurite). */
   LAKE_FILESYSTEM: name.default('lake'),
   /** Cosmos DB database for metrics, user lookups and alerts. */

@@ -25,6 +25,8 @@ export interface Lake {
   exists(path: string): Promise<boolean>;
   list(prefix: string): AsyncIterable<LakeFile>;
   delete(path: string): Promise<void>;
+  /** Copies a file within the lake (server side); resolves `missing` when `from` does not exist. */
+  copy(from: string, to: string): Promise<'copied' | 'missing'>;
 }
 
 export class LakeError extends Error {
@@ -83,6 +85,23 @@ export function blobLake(container: ContainerClient): Lake {
     },
     async delete(path) {
       await container.getBlobClient(path).deleteIfExists();
+    },
+    async copy(from, to) {
+      try {
+        // Copy Blob within one account is authorised by this request's own credentials.
+        const poller = await container.getBlobClient(to).beginCopyFromURL(container.getBlobClient(from).url);
+        await poller.pollUntilDone();
+        return 'copied';
+      } catch (err) {
+        if (isStatus(err, 404)) return 'missing';
+        throw new LakeError(
+          'LAKE_WRITE_FAILED',
+          `Could not copy ${from} to ${to}: ${(err as Error).message}`,
+          {
+            cause: err,
+          },
+        );
+      }
     },
   };
 }

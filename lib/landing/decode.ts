@@ -8,29 +8,59 @@ export interface LandingMessage {
   properties: Record<string, unknown>;
 }
 
+export type DecodeErrorCode =
+  | 'NOT_INGEST_FORMAT'
+  | 'BODY_UNDECODABLE'
+  | 'TENANT_MISSING'
+  | 'COUNT_MISMATCH'
+  | 'LINE_MALFORMED';
+
 export type Decoded =
-  /** `ndjson`: one JSON object per line, each line ending in a newline. */
-  | { ok: true; tenant: string; ndjson: Buffer; lines: number }
-  | { ok: false; code: 'BODY_UNDECODABLE' | 'TENANT_MISSING' | 'COUNT_MISMATCH'; reason: string };
+  /**
+   * `ndjson`: one JSON object per line, each line ending in a newline; `ids`: the id sidecar lines
+   * of those events (each event's id as ingest wrote it, one per line).
+   */
+  | { ok: true; tenant: string; ndjson: Buffer; lines: number; ids: Buffer }
+  | { ok: false; code: DecodeErrorCode; reason: string };
 
 const tenantPattern = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 /** A packed body is ~256 KiB of gzip; anything inflating past this is not ours. */
 const maxInflatedBytes = 64 * 1024 * 1024;
+const newline = 0x0a;
+const quote = 0x22;
+const backslash = 0x5c;
+const closeBrace = 0x7d;
+const idPrefix = Buffer.from('{"id":"');
 
 /**
- * Unpacks a message into NDJSON lines of one tenant: the gzip NDJSON packs ingest produces
- * (properties `tenant`, `count`, `contentType`, `contentEncoding`), or a plain JSON object from
- * another producer (tenant from the `tenant` property or field). Lines are kept as text: landing
- * only appends its own fields, it never re-parses what ingest validated.
+ * Unpacks a message into NDJSON lines of one tenant. Landing takes only what ingest publishes:
+ * gzip NDJSON packs with the `tenant`, `count`, `contentType` and `contentEncoding` properties,
+ * each line an event object that starts with its id and carries the pack's tenant. Anything else
+ * (another producer on the hub, a corrupted body) is refused with a reason and dead-lettered.
+ * Lines are kept as bytes: landing only appends its own fields, it never re-parses what ingest
+ * validated; these checks read a few bytes per line.
  */
 export function decodeMessage(message: LandingMessage): Decoded {
   const props = message.properties;
-  const encoding =
-    typeof props.contentEncoding === 'string' ? props.contentEncoding.toLowerCase() : undefined;
+  if (props.contentType !== 'application/x-ndjson' || props.contentEncoding !== 'gzip') {
+    return {
+      ok: false,
+      code: 'NOT_INGEST_FORMAT',
+      reason:
+        'not a pack from ingest: landing takes gzip NDJSON (contentType application/x-ndjson, contentEncoding gzip) with tenant and count properties',
+    };
+  }
+  const tenant = props.tenant;
+  if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) {
+    return { ok: false, code: 'TENANT_MISSING', reason: 'a pack needs a valid `tenant` property' };
+  }
+  const count = Number(props.count);
+  if (!Number.isInteger(count) || count < 1) {
+    return { ok: false, code: 'NOT_INGEST_FORMAT', reason: 'a pack needs its event `count` property' };
+  }
   let raw: Buffer;
   try {
-    raw =
-      encoding === 'gzip' ? gunzipSync(message.body, { maxOutputLength: maxInflatedBytes }) : message.body;
+    raw = gunzipSync(message.body, { maxOutputLength: maxInflatedBytes });
   } catch (err) {
     return {
       ok: false,
@@ -39,64 +69,60 @@ export function decodeMessage(message: LandingMessage): Decoded {
     };
   }
 
-  if (props.contentType === 'application/x-ndjson') {
-    const tenant = props.tenant;
-    if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) {
-      return { ok: false, code: 'TENANT_MISSING', reason: 'a packed body needs a valid `tenant` property' };
+  const marker = Buffer.from(`,"tenant":${JSON.stringify(tenant)},`);
+  const ids: Buffer[] = [];
+  let lines = 0;
+  for (let start = 0; start < raw.length; ) {
+    let end = raw.indexOf(newline, start);
+    if (end === -1) end = raw.length;
+    lines++;
+    const bad = (what: string): Decoded => ({
+      ok: false,
+      code: 'LINE_MALFORMED',
+      reason: `line ${lines} ${what}`,
+    });
+    if (
+      raw[end - 1] !== closeBrace ||
+      raw.compare(idPrefix, 0, idPrefix.length, start, start + idPrefix.length) !== 0
+    ) {
+      return bad('is not an event object that starts with its id');
     }
-    // Check the line structure on the bytes; the JSON inside was validated by ingest.
-    let lines = 0;
-    for (let start = 0; start < raw.length; ) {
-      let end = raw.indexOf(newline, start);
-      if (end === -1) end = raw.length;
-      if (raw[start] !== openBrace || raw[end - 1] !== closeBrace) {
-        return { ok: false, code: 'BODY_UNDECODABLE', reason: `line ${lines + 1} is not a JSON object` };
-      }
-      lines++;
-      start = end + 1;
+    let i = start + idPrefix.length;
+    while (i < end && raw[i] !== quote) i += raw[i] === backslash ? 2 : 1;
+    if (i >= end || i === start + idPrefix.length) return bad('has no string id');
+    // Bounded to the line, so the scan stays linear in the body whatever the lines hold.
+    if (raw.subarray(i, end).indexOf(marker) === -1) {
+      return bad(`does not carry the pack's tenant '${tenant}'`);
     }
-    if (props.count !== undefined && Number(props.count) !== lines) {
-      return {
-        ok: false,
-        code: 'COUNT_MISMATCH',
-        reason: `the count property says ${props.count}, the body has ${lines} lines`,
-      };
-    }
-    const ndjson =
-      raw.length > 0 && raw[raw.length - 1] !== newline ? Buffer.concat([raw, newlineBuffer]) : raw;
-    return { ok: true, tenant, ndjson, lines };
+    ids.push(raw.subarray(start + idPrefix.length, i + 1));
+    start = end + 1;
   }
-
-  let value: unknown;
-  try {
-    value = JSON.parse(raw.toString('utf8'));
-  } catch {
+  if (count !== lines) {
     return {
       ok: false,
-      code: 'BODY_UNDECODABLE',
-      reason: 'the body is neither a packed NDJSON body nor JSON',
+      code: 'COUNT_MISMATCH',
+      reason: `the count property says ${count}, the body has ${lines} lines`,
     };
   }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    return { ok: false, code: 'BODY_UNDECODABLE', reason: 'a plain JSON body must be one event object' };
-  }
-  const tenant = typeof props.tenant === 'string' ? props.tenant : (value as { tenant?: unknown }).tenant;
-  if (typeof tenant !== 'string' || !tenantPattern.test(tenant)) {
-    return { ok: false, code: 'TENANT_MISSING', reason: 'no valid tenant in the `tenant` property or field' };
-  }
-  const event = value as Record<string, unknown>;
-  const line = JSON.stringify({
-    ...event,
-    tenant,
-    receivedAt: event.receivedAt ?? new Date(message.enqueuedTimeMs).toISOString(),
-  });
-  return { ok: true, tenant, ndjson: Buffer.from(`${line}\n`), lines: 1 };
+  const ndjson =
+    raw.length > 0 && raw[raw.length - 1] !== newline ? Buffer.concat([raw, newlineBuffer]) : raw;
+  return { ok: true, tenant, ndjson, lines, ids: sidecarLines(ids) };
 }
 
-const newline = 0x0a;
-const openBrace = 0x7b;
-const closeBrace = 0x7d;
 const newlineBuffer = Buffer.from('\n');
+
+/** `id\n` for each id (the slices end with the id's closing quote, which becomes the newline). */
+function sidecarLines(ids: Buffer[]): Buffer {
+  let size = 0;
+  for (const id of ids) size += id.length;
+  const out = Buffer.allocUnsafe(size);
+  let o = 0;
+  for (const id of ids) {
+    o += id.copy(out, o, 0, id.length - 1);
+    out[o++] = newline;
+  }
+  return out;
+}
 
 /**
  * Appends the landing fields to every line of an NDJSON buffer, working on the bytes: landing
@@ -109,14 +135,8 @@ export function stampLines(ndjson: Buffer, lines: number, fields: Buffer): Buffe
   let o = 0;
   for (let start = 0; start < ndjson.length; ) {
     const end = ndjson.indexOf(newline, start);
-    const close = end - 1; // the line's '}'
-    if (close - start === 1) {
-      out[o++] = openBrace; // '{}': no comma before the first field
-      o += fields.copy(out, o, 1);
-    } else {
-      o += ndjson.copy(out, o, start, close);
-      o += fields.copy(out, o);
-    }
+    o += ndjson.copy(out, o, start, end - 1);
+    o += fields.copy(out, o);
     out[o++] = newline;
     start = end + 1;
   }

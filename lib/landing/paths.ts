@@ -24,7 +24,13 @@ export function idsPath(rawBlockPath: string): string {
   return `ids/${rawBlockPath.slice(4, -'.ndjson.gz'.length)}.ids`;
 }
 
-export function deadLetterPath(partition: string, sequenceNumber: number, enqueuedTimeMs: number): string {
+/** The messages of one batch that could not be landed, one JSON line each with its reason. */
+export function deadLetterPath(
+  partition: string,
+  first: number,
+  last: number,
+  enqueuedTimeMs: number,
+): string {
   const stateId = stateIdOf(enqueuedTimeMs);
-  return `deadletter/eventhub/${statePartitionPath(stateId)}/${partition}-${sequenceNumber}.json`;
+  return `deadletter/eventhub/${statePartitionPath(stateId)}/${partition}-${first}-${last}.ndjson`;
 }

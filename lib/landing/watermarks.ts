@@ -1,29 +1,36 @@
 import { odata, type TableClient, type TableEntityResult } from '@azure/data-tables';
 import { z } from 'zod';
 import type { PartitionWatermark } from '../temporal/index.js';
+import { BlockIndexEntrySchema } from './blockIndex.js';
 
 /**
  * Per-partition landing record in Table storage (partition key = event hub name, row key =
- * partition id): the landing watermark, and the blocks of a batch being landed (written before
- * the blocks, cleared with the watermark), so a retried batch can remove what a crashed attempt
- * left behind and never land an event twice.
+ * partition id): the landing watermark (last landed sequence number) and, while a batch is being
+ * published, its claim. Both only change by ETag-conditional writes, so of two instances landing
+ * the same partition exactly one claims each range of sequence numbers.
  */
 export const landingTable = 'landing';
 
-export const PendingBlockSchema = z.object({
-  tenant: z.string(),
-  stateId: z.string(),
-  first: z.number().int(),
-  last: z.number().int(),
+/**
+ * What an attempt claimed: the messages up to `lastSequenceNumber`, and the files it publishes
+ * for them (staged first under `attempt`, so whoever finds the claim can finish publishing it).
+ */
+export const ClaimSchema = z.object({
+  attempt: z.string(),
+  lastSequenceNumber: z.number().int(),
+  lastEnqueuedTimeMs: z.number(),
+  blocks: z.array(BlockIndexEntrySchema),
+  /** The batch's dead-letter file, when some messages could not be landed. */
+  deadLetter: z.string().nullable(),
 });
-export type PendingBlock = z.infer<typeof PendingBlockSchema>;
+export type Claim = z.infer<typeof ClaimSchema>;
 
 export interface LandingRecord {
   partitionId: string;
   /** Last landed sequence number (-1: nothing landed yet). */
   sequenceNumber: number;
   enqueuedTimeMs: number;
-  pending: PendingBlock[];
+  claim?: Claim;
   etag?: string;
 }
 
@@ -34,30 +41,24 @@ const RecordEntitySchema = z.looseObject({
   etag: z.string().optional(),
 });
 
-/** A table string property holds 32K UTF-16 characters; pending lists are split across several. */
+/** A table string property holds 32K UTF-16 characters; a claim is split across several. */
 const chunkChars = 30_000;
 
 export function toLandingRecord(entity: TableEntityResult<Record<string, unknown>>): LandingRecord {
   const e = RecordEntitySchema.parse(entity);
   let text = '';
-  for (let i = 0; typeof entity[`pending${i}`] === 'string'; i++) text += entity[`pending${i}`];
-  const pending = text
-    ? text.split('\n').map((line) => {
-        const [tenant, stateId, first, last] = line.split('|');
-        return PendingBlockSchema.parse({ tenant, stateId, first: Number(first), last: Number(last) });
-      })
-    : [];
+  for (let i = 0; typeof entity[`claim${i}`] === 'string'; i++) text += entity[`claim${i}`];
   return {
     partitionId: e.rowKey,
     sequenceNumber: e.sequenceNumber,
     enqueuedTimeMs: e.enqueuedTimeMs,
-    pending,
+    claim: text ? ClaimSchema.parse(JSON.parse(text)) : undefined,
     etag: e.etag,
   };
 }
 
 export function toLandingEntity(eventHubName: string, record: LandingRecord) {
-  const text = record.pending.map((p) => `${p.tenant}|${p.stateId}|${p.first}|${p.last}`).join('\n');
+  const text = record.claim ? JSON.stringify(record.claim) : '';
   const entity: Record<string, string | number> = {
     partitionKey: eventHubName,
     rowKey: record.partitionId,
@@ -65,7 +66,7 @@ export function toLandingEntity(eventHubName: string, record: LandingRecord) {
     enqueuedTimeMs: record.enqueuedTimeMs,
   };
   for (let i = 0; i * chunkChars < text.length; i++)
-    entity[`pending${i}`] = text.slice(i * chunkChars, (i + 1) * chunkChars);
+    entity[`claim${i}`] = text.slice(i * chunkChars, (i + 1) * chunkChars);
   return entity as { partitionKey: string; rowKey: string } & Record<string, string | number>;
 }
 
@@ -81,7 +82,7 @@ export async function readWatermarks(
   table: TableClient,
   eventHubName: string,
 ): Promise<PartitionWatermark[]> {
-  // Only the watermark columns: the pending lists can be long and main reads this every run.
+  // Only the watermark columns: claims can be long and main reads this every run.
   const out: PartitionWatermark[] = [];
   const filter = odata`PartitionKey eq ${eventHubName}`;
   const select = ['RowKey', 'sequenceNumber', 'enqueuedTimeMs'];

@@ -1,4 +1,5 @@
 import { blockIndexTable } from '../landing/blockIndex.js';
+import { listGaps } from '../landing/gaps.js';
 import { currentWatermark } from '../landing/progress.js';
 import { landingTable } from '../landing/watermarks.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
@@ -51,6 +52,7 @@ export function statusDepsFrom(s: Services, pipelines: readonly Pipeline[]): Sta
     pipelines,
     control: s.table(controlTable),
     taskLog: s.table(taskLogTable),
+    gaps: () => listGaps(s.table(landingTable), s.config.EVENTHUB_NAME),
     queueFor: (name) => s.queueService.getQueueClient(name),
     watermark: watermarkOf(s),
     now: Date.now,

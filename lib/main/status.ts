@@ -1,6 +1,7 @@
 import type { TableClient } from '@azure/data-tables';
 import type { QueueClient } from '@azure/storage-queue';
 import { describeError, isStatus } from '../clients/errors.js';
+import type { Gap } from '../landing/gaps.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
 import {
   type GlobalWatermark,
@@ -18,6 +19,8 @@ export interface StatusDeps {
   pipelines: readonly Pipeline[];
   control: TableClient;
   taskLog: TableClient;
+  /** Gaps landing recorded (sequence numbers Event Hubs no longer had). */
+  gaps: () => Promise<Gap[]>;
   queueFor: (name: string) => QueueClient;
   watermark: () => Promise<Pick<GlobalWatermark, 'timeMs' | 'slowestPartition'>>;
   now: () => number;
@@ -43,9 +46,10 @@ async function messageCount(queue: QueueClient): Promise<number | null> {
  */
 export async function pipelineStatus(deps: StatusDeps) {
   const nowMs = deps.now();
-  const [control, replays, watermark] = await Promise.all([
+  const [control, replays, gaps, watermark] = await Promise.all([
     readControl(deps.control),
     listReplays(deps.control),
+    deps.gaps().catch((err: unknown) => ({ error: describeError(err) })),
     deps.watermark().then(
       (w) => ({ ok: true as const, w }),
       (err: unknown) => ({ ok: false as const, error: describeError(err) }),
@@ -100,6 +104,8 @@ export async function pipelineStatus(deps: StatusDeps) {
         }
       : { error: watermark.error },
     backoff: backoffView('main'),
+    /** Events that can never land: lost before landing read them. Empty is the only good value. */
+    gaps,
     pipelines,
     replays: replays.map(({ etag: _etag, ...r }) => {
       return { ...r, tenant: r.tenant || null, totalStates: stateCount(r.from, r.to) };

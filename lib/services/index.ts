@@ -1,10 +1,10 @@
 import type { CosmosClient } from '@azure/cosmos';
 import type { TableClient, TableServiceClient } from '@azure/data-tables';
-import type { EventHubProducerClient } from '@azure/event-hubs';
+import type { EventHubConsumerClient, EventHubProducerClient } from '@azure/event-hubs';
 import type { ContainerClient } from '@azure/storage-blob';
 import type { QueueServiceClient } from '@azure/storage-queue';
 import { cosmosClient } from '../clients/cosmos.js';
-import { eventHubProducer } from '../clients/eventhubs.js';
+import { eventHubConsumer, eventHubProducer } from '../clients/eventhubs.js';
 import { blobService, queueService, tableClient, tableService } from '../clients/storage.js';
 import { type Config, getConfig } from '../config/index.js';
 
@@ -23,6 +23,8 @@ export interface Services {
   /** The lake's file system, through the Blob API. */
   lakeContainer: ContainerClient;
   eventHubProducer: EventHubProducerClient;
+  /** A reader in LAND_REREAD_CONSUMER_GROUP, for landing to fill gaps. */
+  eventHubRereader: EventHubConsumerClient;
   cosmos: CosmosClient;
   close(): Promise<void>;
 }
@@ -51,14 +53,21 @@ function createServices(config: Config): Services {
     get eventHubProducer() {
       return once('producer', () => eventHubProducer(connections.eventHub, config.EVENTHUB_NAME));
     },
+    get eventHubRereader() {
+      return once('rereader', () =>
+        eventHubConsumer(connections.eventHub, config.EVENTHUB_NAME, config.LAND_REREAD_CONSUMER_GROUP),
+      );
+    },
     get cosmos() {
       return once('cosmos', () => cosmosClient(connections.cosmos));
     },
     async close() {
       const producer = memo.get('producer') as EventHubProducerClient | undefined;
+      const rereader = memo.get('rereader') as EventHubConsumerClient | undefined;
       const cosmos = memo.get('cosmos') as CosmosClient | undefined;
       memo.clear();
       await producer?.close().catch(() => {});
+      await rereader?.close().catch(() => {});
       cosmos?.dispose();
     },
   };

@@ -30,13 +30,15 @@ afterAll(async () => {
 });
 
 function pack(tenant: string, ids: string[]) {
+  // As ingest writes them: id first, then name, time and the server fields.
   const lines = ids.map((id) =>
     JSON.stringify({
       id,
       name: 'feature.used',
       time: new Date().toISOString(),
-      core: { deviceId: 'd1' },
       tenant,
+      receivedAt: new Date().toISOString(),
+      core: { deviceId: 'd1', userKind: 'external' },
     }),
   );
   return {
@@ -117,7 +119,7 @@ describe('land (Event Hub trigger through the local host)', () => {
     const letters: string[] = [];
     for await (const blob of lake.listBlobsFlat({ prefix: 'deadletter/' })) letters.push(blob.name);
     expect(letters).toHaveLength(1);
-    expect(letters[0]).toMatch(new RegExp(`/3-${last - 1}\\.json$`));
+    expect(letters[0]).toMatch(new RegExp(`/3-${last - 1}-${last - 1}\\.ndjson$`));
     expect(await landedIds('raw/tenant=acme/')).toContain('after-corrupt');
   });
 

@@ -164,6 +164,7 @@ describe('functions: main, replay, status', () => {
       }),
     ]);
     expect(status.backoff).toBeNull();
+    expect(status.gaps).toEqual([]);
     expect(status.watermark).toMatchObject({ slowestPartition: null });
   });
 });

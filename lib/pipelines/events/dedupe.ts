@@ -1,4 +1,4 @@
-import type { IdKey } from './ids.js';
+import type { IdKey } from '../../landing/ids.js';
 
 /** One of the task's own blocks, with the id key of each line (undefined: the line has no id). */
 export interface OwnBlock {

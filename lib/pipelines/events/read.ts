@@ -5,6 +5,7 @@ import type { TableClient } from '@azure/data-tables';
 import { describeError } from '../../clients/errors.js';
 import type { Lake } from '../../lake/index.js';
 import { listBlocks, readBlockRange } from '../../landing/blockIndex.js';
+import { decodeIds, type IdKey, idKeysOf } from '../../landing/ids.js';
 import { idsPath } from '../../landing/paths.js';
 import { runPool } from '../../pool/index.js';
 import { LandedEventSchema } from '../../schema/index.js';
@@ -12,7 +13,6 @@ import { stateIdOf, stateStartMs } from '../../temporal/index.js';
 import { shardBlocks } from '../shards.js';
 import type { BlockRef, TaskMessage } from '../task.js';
 import { Deduper, DUPLICATE, KEEP, NO_ID } from './dedupe.js';
-import { decodeIds, type IdKey, idKeysOf } from './ids.js';
 
 const inflate = promisify(gunzip);
 const newline = 0x0a;

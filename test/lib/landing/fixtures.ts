@@ -1,16 +1,16 @@
 import { gzipSync } from 'node:zlib';
 import type { LandingMessage } from '../../../lib/landing/decode.js';
 
-/** An event line as ingest stores it: envelope + tenant + receivedAt. */
-export function eventLine(tenant: string, n: number): string {
+/** An event line as ingest writes it: id first, then name, time, the server fields, core, data. */
+export function eventLine(tenant: string, n: number, data: Record<string, unknown> = { n }): string {
   return JSON.stringify({
     id: `e-${tenant}-${n}`,
     name: 'feature.used',
     time: '2026-11-22T10:00:00.000Z',
-    core: { deviceId: `d${n % 3}` },
-    data: { n },
     tenant,
     receivedAt: '2026-11-22T10:00:00.100Z',
+    core: { deviceId: `d${n % 3}`, userKind: 'external' },
+    data,
   });
 }
 

@@ -6,7 +6,7 @@ import { type Azurite, startAzurite } from '../../../dev/emulators/azurite.js';
 import { blobLake, type Lake } from '../../../lib/lake/index.js';
 import { listBlocks } from '../../../lib/landing/blockIndex.js';
 import { type LandingDeps, landBatch } from '../../../lib/landing/land.js';
-import { blockPath } from '../../../lib/landing/paths.js';
+import { blockPath, idsPath } from '../../../lib/landing/paths.js';
 import { readLandingRecords } from '../../../lib/landing/watermarks.js';
 import { until } from '../../helpers/until.js';
 import { eventLine, packed, t0 } from './fixtures.js';
@@ -59,6 +59,26 @@ async function allLandedSequenceNumbers(): Promise<number[]> {
 
 const minute = 60_000;
 
+async function paths(prefix: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const blob of container.listBlobsFlat({ prefix })) out.push(blob.name);
+  return out.sort();
+}
+
+async function indexedEvents(): Promise<number> {
+  let n = 0;
+  for await (const e of blockIndex.listEntities<{ events: number }>()) n += e.events;
+  return n;
+}
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 describe('landBatch', () => {
   it('writes one block per tenant and arrival minute, stamped, indexed, and moves the watermark', async () => {
     const batch = {
@@ -86,7 +106,7 @@ describe('landBatch', () => {
       id: 'e-acme-1',
       name: 'feature.used',
       time: '2026-11-22T10:00:00.000Z',
-      core: { deviceId: 'd1' },
+      core: { deviceId: 'd1', userKind: 'external' },
       data: { n: 1 },
       tenant: 'acme',
       receivedAt: '2026-11-22T10:00:00.100Z',
@@ -94,6 +114,9 @@ describe('landBatch', () => {
       partition: '2',
       sequenceNumber: 10,
     });
+    // Each block has its id sidecar: one id per line, in block order.
+    const sidecar = await container.getBlobClient(idsPath(result.blocks[0]!.path)).downloadToBuffer();
+    expect(sidecar.toString()).toBe('e-acme-1\ne-acme-2\ne-acme-3\n');
     const blob = await container.getBlobClient(result.blocks[0]!.path).getProperties();
     expect(blob.contentEncoding).toBe('gzip');
     expect(blob.contentType).toBe('application/x-ndjson');
@@ -106,12 +129,10 @@ describe('landBatch', () => {
     expect(await listBlocks(blockIndex, '202611221000', 'zeta')).toHaveLength(1);
     expect((await listBlocks(blockIndex, '202611221001'))[0]!.path).toBe(result.blocks[2]!.path);
     const [record] = await readLandingRecords(landing, 'telemetry');
-    expect(record).toMatchObject({
-      partitionId: '2',
-      sequenceNumber: 13,
-      enqueuedTimeMs: t0 + minute + 1,
-      pending: [],
-    });
+    expect(record).toMatchObject({ partitionId: '2', sequenceNumber: 13, enqueuedTimeMs: t0 + minute + 1 });
+    expect(record!.claim).toBeUndefined();
+    // Nothing is left in staging.
+    expect(await paths('staging/')).toEqual([]);
   });
 
   it('lands the same batch delivered twice once, and skips the landed part of an overlapping batch', async () => {
@@ -120,16 +141,27 @@ describe('landBatch', () => {
     );
     await landBatch(deps(), { partitionId: '0', messages: msgs.slice(0, 10) });
     const again = await landBatch(deps(), { partitionId: '0', messages: msgs.slice(0, 10) });
-    expect(again).toEqual({ skipped: 10, events: 0, blocks: [], deadLetters: [] });
+    expect(again).toEqual({
+      skipped: 10,
+      events: 0,
+      blocks: [],
+      deadLettered: 0,
+      deadLetter: null,
+      recovered: 0,
+      gaps: [],
+    });
     const overlap = await landBatch(deps(), { partitionId: '0', messages: msgs.slice(5, 15) });
     expect(overlap.skipped).toBe(5);
     expect(overlap.blocks.map((b) => b.path)).toEqual([blockPath('acme', '202611221000', '0', 10, 14)]);
     expect(await allLandedSequenceNumbers()).toEqual([...Array(15).keys()]);
   });
 
-  it('after a storage failure mid-batch, a retry with other batch boundaries lands every event exactly once', async () => {
+  it('after a storage failure while staging, a retry with other batch boundaries lands every event exactly once', async () => {
     const msgs = Array.from({ length: 30 }, (_, i) =>
-      packed(i % 2 ? 'acme' : 'zeta', i, t0 + i * 3000, [eventLine('t', i), eventLine('t', i + 100)]),
+      packed(i % 2 ? 'acme' : 'zeta', i, t0 + i * 3000, [
+        eventLine(i % 2 ? 'acme' : 'zeta', i),
+        eventLine(i % 2 ? 'acme' : 'zeta', i + 100),
+      ]),
     );
     const real = blobLake(container);
     let puts = 0;
@@ -143,83 +175,107 @@ describe('landBatch', () => {
     await expect(landBatch(deps(flaky), { partitionId: '1', messages: msgs.slice(0, 20) })).rejects.toThrow(
       'injected',
     );
-    const [stuck] = await readLandingRecords(landing, 'telemetry');
-    expect(stuck!.sequenceNumber).toBe(-1);
-    expect(stuck!.pending.length).toBeGreaterThan(1);
-    // The first attempt left a block behind. The redelivery is larger (a different boundary).
+    // Nothing was claimed and nothing reached the raw zone.
+    expect(await readLandingRecords(landing, 'telemetry')).toEqual([]);
+    expect(await paths('raw/')).toEqual([]);
     const retry = await landBatch(deps(), { partitionId: '1', messages: msgs.slice(0, 30) });
     expect(retry.events).toBe(60);
-    const seqs = await allLandedSequenceNumbers();
-    expect(seqs).toEqual([...Array(30).keys()].flatMap((i) => [i, i]));
-    const states = ['202611221000', '202611221001'];
-    const indexed = (await Promise.all(states.map((s) => listBlocks(blockIndex, s)))).flat();
-    expect(indexed.reduce((n, e) => n + e.events, 0)).toBe(60);
+    expect(await allLandedSequenceNumbers()).toEqual([...Array(30).keys()].flatMap((i) => [i, i]));
+    expect(await indexedEvents()).toBe(60);
     const [record] = await readLandingRecords(landing, 'telemetry');
-    expect(record).toMatchObject({ sequenceNumber: 29, pending: [] });
+    expect(record).toMatchObject({ sequenceNumber: 29 });
+    expect(record!.claim).toBeUndefined();
   });
 
-  it('dead-letters an undecodable body with its reason and lands its neighbours', async () => {
-    const bad = {
+  it('after a failure while publishing, the next attempt finishes the claim from staging, then lands the rest', async () => {
+    const msgs = Array.from({ length: 30 }, (_, i) =>
+      packed(i % 2 ? 'acme' : 'zeta', i, t0 + i * 3000, [eventLine(i % 2 ? 'acme' : 'zeta', i)]),
+    );
+    const real = blobLake(container);
+    const failPublish: Lake = {
+      ...real,
+      put: async (path, body, options) => {
+        if (path.startsWith('raw/') && path.includes('zeta')) throw new Error('injected: publish failed');
+        return real.put(path, body, options);
+      },
+    };
+    await expect(
+      landBatch(deps(failPublish), { partitionId: '1', messages: msgs.slice(0, 20) }),
+    ).rejects.toThrow('injected');
+    const [claimed] = await readLandingRecords(landing, 'telemetry');
+    expect(claimed).toMatchObject({ sequenceNumber: -1, claim: { lastSequenceNumber: 19 } });
+    // The retry is smaller than the claim (other boundaries): the claim is finished as it was staged.
+    const retry = await landBatch(deps(), { partitionId: '1', messages: msgs.slice(0, 10) });
+    expect(retry).toMatchObject({ skipped: 10, events: 0 });
+    const rest = await landBatch(deps(), { partitionId: '1', messages: msgs.slice(0, 30) });
+    expect(rest).toMatchObject({ skipped: 20, events: 10 });
+    expect(await allLandedSequenceNumbers()).toEqual([...Array(30).keys()]);
+    expect(await indexedEvents()).toBe(30);
+    expect(await paths('staging/')).toEqual([]);
+    for (const block of await paths('raw/')) expect(await real.exists(idsPath(block))).toBe(true);
+  });
+
+  it('dead-letters what ingest did not produce, one file per batch with a reason per message, and lands the neighbours', async () => {
+    const notGzip = {
       body: Buffer.from('not gzip'),
       sequenceNumber: 2,
       enqueuedTimeMs: t0,
-      properties: { contentEncoding: 'gzip', contentType: 'application/x-ndjson', tenant: 'acme' },
+      properties: { contentEncoding: 'gzip', contentType: 'application/x-ndjson', tenant: 'acme', count: 1 },
+    };
+    // Another producer's plain JSON event naming a tenant is not landed under that tenant.
+    const foreign = {
+      body: Buffer.from(JSON.stringify({ id: 'x1', name: 'door.open', time: '2026-11-22T09:59:00Z' })),
+      sequenceNumber: 4,
+      enqueuedTimeMs: t0,
+      properties: { tenant: 'acme' },
     };
     const result = await landBatch(deps(), {
       partitionId: '3',
       messages: [
         packed('acme', 1, t0, [eventLine('acme', 1)]),
-        bad,
+        notGzip,
         packed('acme', 3, t0, [eventLine('acme', 3)]),
+        foreign,
       ],
     });
     expect(result.events).toBe(2);
-    expect(result.deadLetters).toEqual(['deadletter/eventhub/date=2026-11-22/hour=10/minute=00/3-2.json']);
-    const letter = JSON.parse(
-      (await container.getBlobClient(result.deadLetters[0]!).downloadToBuffer()).toString(),
-    );
-    expect(letter).toMatchObject({
-      code: 'BODY_UNDECODABLE',
-      partition: '3',
-      sequenceNumber: 2,
-      bodyBase64: Buffer.from('not gzip').toString('base64'),
-    });
-    expect(letter.reason).toContain('cannot inflate');
+    expect(result.deadLettered).toBe(2);
+    expect(result.deadLetter).toBe('deadletter/eventhub/date=2026-11-22/hour=10/minute=00/3-2-4.ndjson');
+    const letters = (await container.getBlobClient(result.deadLetter!).downloadToBuffer())
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
+    expect(letters.map((l) => [l.sequenceNumber, l.code, l.partition])).toEqual([
+      [2, 'BODY_UNDECODABLE', '3'],
+      [4, 'NOT_INGEST_FORMAT', '3'],
+    ]);
+    expect(letters[0].reason).toContain('cannot inflate');
+    expect(letters[1].bodyBase64).toBe(foreign.body.toString('base64'));
     const [record] = await readLandingRecords(landing, 'telemetry');
-    expect(record!.sequenceNumber).toBe(3);
+    expect(record!.sequenceNumber).toBe(4);
   });
 
-  it('accepts a plain single-event JSON body from another producer', async () => {
-    const body = Buffer.from(
-      JSON.stringify({
-        id: 'x1',
-        name: 'door.open',
-        time: '2026-11-22T09:59:00Z',
-        core: { deviceId: 'gate' },
-      }),
-    );
+  it('a flood of foreign messages costs one dead-letter write per batch', async () => {
+    const flood = Array.from({ length: 2000 }, (_, i) => ({
+      body: Buffer.from(`{"junk":${i}}`),
+      sequenceNumber: i,
+      enqueuedTimeMs: t0,
+      properties: {},
+    }));
     const result = await landBatch(deps(), {
       partitionId: '0',
-      messages: [{ body, sequenceNumber: 0, enqueuedTimeMs: t0, properties: { tenant: 'acme' } }],
+      messages: [...flood, packed('acme', 2000, t0, [eventLine('acme', 1)])],
     });
-    expect(await readBlock(result.blocks[0]!.path)).toEqual([
-      {
-        id: 'x1',
-        name: 'door.open',
-        time: '2026-11-22T09:59:00Z',
-        core: { deviceId: 'gate' },
-        tenant: 'acme',
-        receivedAt: '2026-11-22T10:00:00.000Z',
-        enqueuedAt: '2026-11-22T10:00:00.000Z',
-        partition: '0',
-        sequenceNumber: 0,
-      },
+    expect([result.deadLettered, result.events]).toEqual([2000, 1]);
+    expect(await paths('deadletter/')).toEqual([
+      'deadletter/eventhub/date=2026-11-22/hour=10/minute=00/0-0-1999.ndjson',
     ]);
   });
 
   it('splits a tenant-minute into several blocks past the maximum block size', async () => {
     const big = 'x'.repeat(300 * 1024);
-    const msgs = [0, 1, 2, 3].map((i) => packed('acme', i, t0, [JSON.stringify({ id: `b${i}`, pad: big })]));
+    const msgs = [0, 1, 2, 3].map((i) => packed('acme', i, t0, [eventLine('acme', i, { pad: big })]));
     const result = await landBatch(
       { ...deps(), maxBlockBytes: 512 * 1024 },
       { partitionId: '0', messages: msgs },
@@ -233,10 +289,13 @@ describe('landBatch', () => {
   it('refuses to move a watermark that another instance moved meanwhile (ETag), so the batch is retried', async () => {
     await landBatch(deps(), { partitionId: '0', messages: [packed('acme', 0, t0, [eventLine('acme', 0)])] });
     const real = blobLake(container);
+    let raced = false;
     const racing: Lake = {
       ...real,
       put: async (path, body, options) => {
-        // Another instance that took over the partition records its progress while we write.
+        if (raced) return real.put(path, body, options);
+        raced = true;
+        // Another instance that took over the partition records its progress while we stage.
         const { etag } = await landing.getEntity('telemetry', '0');
         const moved = { partitionKey: 'telemetry', rowKey: '0', sequenceNumber: 5, enqueuedTimeMs: t0 };
         await landing.updateEntity(moved, 'Replace', { etag });
@@ -252,27 +311,54 @@ describe('landBatch', () => {
     expect(record!.sequenceNumber).toBe(5);
   });
 
-  it('two instances landing one partition during a handover: the later claim wins, every event once', async () => {
-    const msgs = Array.from({ length: 6 }, (_, i) => packed('acme', i, t0 + i, [eventLine('acme', i)]));
+  it('handover, the new instance claims first: the slow one loses its claim and writes nothing to the raw zone', async () => {
+    const msgs = Array.from({ length: 8 }, (_, i) => packed('acme', i, t0 + i, [eventLine('acme', i)]));
     const real = blobLake(container);
+    const gate = deferred();
     const slow: Lake = {
       ...real,
       put: async (path, body, options) => {
-        await new Promise((r) => setTimeout(r, 300));
+        await gate.promise;
         return real.put(path, body, options);
       },
     };
-    const a = landBatch(deps(slow), { partitionId: '0', messages: msgs });
-    // B starts once A has claimed the partition and is still writing.
+    // A lands 0-5 and stalls while staging; B, after the handover, lands 0-7.
+    const a = landBatch(deps(slow), { partitionId: '0', messages: msgs.slice(0, 6) });
+    const b = await landBatch(deps(), { partitionId: '0', messages: msgs });
+    expect(b.events).toBe(8);
+    gate.resolve();
+    await expect(a).rejects.toMatchObject({ code: 'LANDING_CONFLICT' });
+    expect(await allLandedSequenceNumbers()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await indexedEvents()).toBe(8);
+    expect((await readLandingRecords(landing, 'telemetry'))[0]).toMatchObject({ sequenceNumber: 7 });
+  });
+
+  it('handover, the slow instance claimed first: the new one finishes its claim, the late writes change nothing', async () => {
+    const msgs = Array.from({ length: 8 }, (_, i) => packed('acme', i, t0 + i, [eventLine('acme', i)]));
+    const real = blobLake(container);
+    const gate = deferred();
+    const slowPublish: Lake = {
+      ...real,
+      put: async (path, body, options) => {
+        if (!path.startsWith('staging/')) await gate.promise;
+        return real.put(path, body, options);
+      },
+    };
+    const a = landBatch(deps(slowPublish), { partitionId: '0', messages: msgs.slice(0, 6) });
     await until('A to claim', async () => {
       const [record] = await readLandingRecords(landing, 'telemetry');
-      return record?.pending.length ? true : undefined;
+      return record?.claim ? true : undefined;
     });
     const b = await landBatch(deps(), { partitionId: '0', messages: msgs });
-    expect(b.events).toBe(6);
+    expect(b).toMatchObject({ skipped: 6, events: 2 });
+    // A's publish lands late: the same names, the same bytes.
+    gate.resolve();
     await expect(a).rejects.toMatchObject({ code: 'LANDING_CONFLICT' });
-    expect(await allLandedSequenceNumbers()).toEqual([0, 1, 2, 3, 4, 5]);
-    const [record] = await readLandingRecords(landing, 'telemetry');
-    expect(record).toMatchObject({ sequenceNumber: 5, pending: [] });
+    expect(await allLandedSequenceNumbers()).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(await paths('raw/')).toEqual([
+      blockPath('acme', '202611221000', '0', 0, 5),
+      blockPath('acme', '202611221000', '0', 6, 7),
+    ]);
+    expect(await indexedEvents()).toBe(8);
   });
 });

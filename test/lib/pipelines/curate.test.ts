@@ -224,7 +224,8 @@ describe('curate', () => {
     await h.land('1', [
       message('acme', 0, t0 + 1000, [
         eventLine('acme', { id: 'c' }, t0),
-        '{"id":"broken","name":"feature.used"}',
+        // Lands (ingest's layout, the pack's tenant) but is no event: its time is not a time.
+        '{"id":"broken","name":"feature.used","time":"yesterday","tenant":"acme","receivedAt":"2026-11-22T10:00:00.000Z"}',
         eventLine('acme', { id: 'd' }, t0),
       ]),
     ]);
