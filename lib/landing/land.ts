@@ -83,9 +83,10 @@ interface LakeFile {
  *
  * 1. the attempt writes its files to a staging folder of its own;
  * 2. it claims its range on the partition's landing record (ETag-conditional: one attempt wins);
- * 3. only the winner publishes (raw blocks, sidecars, index), then moves the watermark and clears
- *    the claim. An attempt that finds a claim it did not finish (its owner died or is slow)
- *    publishes that claim from the owner's staging first: the same bytes under the same names.
+ * 3. the winner publishes the staged files (server-side copies: raw blocks, sidecars, dead
+ *    letters) and the index, then moves the watermark and clears the claim. An attempt that finds
+ *    a claim it did not finish (its owner died or is slow) publishes it the same way first: the
+ *    same bytes under the same names.
  *
  * Nothing is ever written to the raw zone that is not claimed, and nothing claimed is ever
  * removed, so a slow writer can only repeat identical writes. Messages at or below the watermark
@@ -189,9 +190,14 @@ export async function landBatch(deps: LandingDeps, batch: LandingBatch): Promise
     void removeStaging(deps, partition, claim);
     throw err;
   }
-  // 3. Publish, from memory (whoever finishes this claim instead copies the staged files).
-  await settleAll(files.map((f) => deps.lake.put(f.path, f.body, f)));
-  await upsertInTransactions(deps.blockIndex, entries.map(toBlockEntity));
+  // 3. Publish: the staged files, copied server side (as anyone who finds the claim would).
+  if (!(await publishClaim(deps, partition, claim))) {
+    // Another instance found the claim, published it and removed the staging: it is done.
+    throw new LandingError(
+      'LANDING_CONFLICT',
+      `Partition ${partition}: another instance finished this batch`,
+    );
+  }
   await finalize(deps, record, claim);
   await removeStaging(deps, partition, claim);
 
@@ -210,12 +216,7 @@ async function finishClaim(deps: LandingDeps, record: LandingRecord): Promise<La
   deps.log?.(
     `Partition ${record.partitionId}: finishing attempt ${claim.attempt}'s claim up to ${claim.lastSequenceNumber}`,
   );
-  const results = await Promise.all(
-    claimPaths(claim).map((path) =>
-      deps.lake.copy(stagingPath(deps, record.partitionId, claim.attempt, path), path),
-    ),
-  );
-  if (results.includes('missing')) {
+  if (!(await publishClaim(deps, record.partitionId, claim))) {
     // Its owner finishes and then removes the staging: the claim may be done already.
     const now = await readRecord(deps, record.partitionId);
     if (now.claim?.attempt !== claim.attempt) return now.claim ? finishClaim(deps, now) : now;
@@ -224,7 +225,6 @@ async function finishClaim(deps: LandingDeps, record: LandingRecord): Promise<La
       `Partition ${record.partitionId}: attempt ${claim.attempt} claimed messages up to ${claim.lastSequenceNumber}, but its staged files are gone; restore them under staging/ or clear the claim`,
     );
   }
-  await upsertInTransactions(deps.blockIndex, claim.blocks.map(toBlockEntity));
   try {
     record = await finalize(deps, record, claim);
   } catch (err) {
@@ -233,6 +233,19 @@ async function finishClaim(deps: LandingDeps, record: LandingRecord): Promise<La
   }
   await removeStaging(deps, record.partitionId, claim);
   return record;
+}
+
+/**
+ * Copies a claim's staged files to their places and indexes its blocks. Idempotent: the same
+ * bytes under the same names, however often and by whomever. False when a staged file is gone.
+ */
+async function publishClaim(deps: LandingDeps, partition: string, claim: Claim): Promise<boolean> {
+  const copied = await Promise.all(
+    claimPaths(claim).map((path) => deps.lake.copy(stagingPath(deps, partition, claim.attempt, path), path)),
+  );
+  if (copied.includes('missing')) return false;
+  await upsertInTransactions(deps.blockIndex, claim.blocks.map(toBlockEntity));
+  return true;
 }
 
 function finalize(deps: LandingDeps, record: LandingRecord, claim: Claim): Promise<LandingRecord> {

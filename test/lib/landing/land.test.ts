@@ -194,9 +194,9 @@ describe('landBatch', () => {
     const real = blobLake(container);
     const failPublish: Lake = {
       ...real,
-      put: async (path, body, options) => {
-        if (path.startsWith('raw/') && path.includes('zeta')) throw new Error('injected: publish failed');
-        return real.put(path, body, options);
+      copy: async (from, to) => {
+        if (to.startsWith('raw/') && to.includes('zeta')) throw new Error('injected: publish failed');
+        return real.copy(from, to);
       },
     };
     await expect(
@@ -339,9 +339,9 @@ describe('landBatch', () => {
     const gate = deferred();
     const slowPublish: Lake = {
       ...real,
-      put: async (path, body, options) => {
-        if (!path.startsWith('staging/')) await gate.promise;
-        return real.put(path, body, options);
+      copy: async (from, to) => {
+        await gate.promise;
+        return real.copy(from, to);
       },
     };
     const a = landBatch(deps(slowPublish), { partitionId: '0', messages: msgs.slice(0, 6) });
