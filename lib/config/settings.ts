@@ -59,6 +59,8 @@ export const SettingsSchema = z.object({
 
   /** Curate removes duplicate event ids seen this many minutes (temporal states) earlier. */
   CURATE_DEDUPE_MINUTES: int(0, 1440).default(60),
+  /** Memory for id sidecars kept between tasks (neighbouring states share their horizon), in MiB. */
+  DEDUPE_CACHE_MB: int(0, 4096).default(128),
   /** Curate tasks one instance runs at once (each holds up to MAIN_TASK_MAX_BYTES of raw events). */
   CURATE_CONCURRENCY: int(1, 16).default(2),
   /** DuckDB worker threads per instance; 0: one per core. */

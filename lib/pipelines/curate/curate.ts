@@ -46,7 +46,8 @@ export async function curateTask(deps: CurateDeps, task: TaskMessage): Promise<T
       const input = join(dir, 'events.ndjson');
       let events = await readTaskEvents(deps.read, task, input);
       const db = await deps.duckdb();
-      let hours = await withConnection(db, (c) => writeHours(c, input, dir, task, events)).catch(
+      const parquetStart = performance.now();
+      const hours = await withConnection(db, (c) => writeHours(c, input, dir, task, events)).catch(
         async (err: unknown) => {
           if (!(err instanceof InvalidEvents)) throw err;
           // Some line is not a landed event: find which, line by line, and write the rest.
@@ -55,8 +56,8 @@ export async function curateTask(deps: CurateDeps, task: TaskMessage): Promise<T
           return withConnection(db, (c) => writeHours(c, input, dir, task, events));
         },
       );
-      hours = hours ?? [];
-
+      const parquetMs = Math.round(performance.now() - parquetStart);
+      const uploadStart = performance.now();
       const files: string[] = [];
       let rows = 0;
       for (const h of hours) {
@@ -91,6 +92,11 @@ export async function curateTask(deps: CurateDeps, task: TaskMessage): Promise<T
         unreadableBlocks: stats.unreadableBlocks,
         earlierBlocks: stats.earlierBlocks,
         files: files.length,
+        readMs: stats.readMs,
+        earlierMs: stats.earlierMs,
+        writeMs: stats.writeMs,
+        parquetMs,
+        uploadMs: Math.round(performance.now() - uploadStart),
       };
     } finally {
       await rm(dir, { recursive: true, force: true });

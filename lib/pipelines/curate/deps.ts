@@ -5,6 +5,7 @@ import { blobLake } from '../../lake/index.js';
 import { blockIndexTable } from '../../landing/blockIndex.js';
 import { limiter } from '../../pool/index.js';
 import type { Services } from '../../services/index.js';
+import { idsCacheOf } from '../events/cache.js';
 import type { CurateDeps } from './curate.js';
 
 let limit: { size: number; run: CurateDeps['limit'] } | undefined;
@@ -17,7 +18,12 @@ export function curateDepsFrom(s: Services, log?: (message: string) => void): Cu
   const lake = blobLake(s.lakeContainer);
   return {
     lake,
-    read: { lake, blockIndex: s.table(blockIndexTable), horizonMinutes: c.CURATE_DEDUPE_MINUTES },
+    read: {
+      lake,
+      blockIndex: s.table(blockIndexTable),
+      horizonMinutes: c.CURATE_DEDUPE_MINUTES,
+      idsCache: idsCacheOf(c.DEDUPE_CACHE_MB * 1024 * 1024),
+    },
     duckdb: () =>
       duckdb({
         threads: c.DUCKDB_THREADS,

@@ -5,13 +5,14 @@ import type { TableClient } from '@azure/data-tables';
 import { describeError } from '../../clients/errors.js';
 import type { Lake } from '../../lake/index.js';
 import { listBlocks, readBlockRange } from '../../landing/blockIndex.js';
-import { decodeIds, type IdKey, idKeysOf } from '../../landing/ids.js';
+import { encodeIds, type IdKey, idKeysOf } from '../../landing/ids.js';
 import { idsPath } from '../../landing/paths.js';
 import { runPool } from '../../pool/index.js';
 import { LandedEventSchema } from '../../schema/index.js';
 import { stateIdOf, stateStartMs } from '../../temporal/index.js';
 import { shardBlocks } from '../shards.js';
 import type { BlockRef, TaskMessage } from '../task.js';
+import type { ByteCache } from './cache.js';
 import { Deduper, DUPLICATE, KEEP, NO_ID } from './dedupe.js';
 
 const inflate = promisify(gunzip);
@@ -24,6 +25,8 @@ export interface ReadDeps {
   horizonMinutes: number;
   /** Blocks downloaded at once. */
   concurrency?: number;
+  /** Id sidecars already read by this process. */
+  idsCache?: ByteCache;
 }
 
 export interface ReadOptions {
@@ -52,6 +55,10 @@ export interface TaskEventsStats {
   unreadableBlocks: number;
   /** Blocks outside the task whose ids were read (horizon and other shards). */
   earlierBlocks: number;
+  /** Time spent reading the task's blocks, the earlier blocks' ids, and writing the result. */
+  readMs: number;
+  earlierMs: number;
+  writeMs: number;
 }
 
 export interface TaskEvents {
@@ -71,7 +78,7 @@ export async function readTaskEvents(
   outFile: string,
   options: ReadOptions = {},
 ): Promise<TaskEvents> {
-  const concurrency = deps.concurrency ?? 8;
+  const concurrency = deps.concurrency ?? 16;
   const stateBlocks =
     task.blocksInMessage && task.shards === 1
       ? undefined
@@ -88,6 +95,15 @@ export async function readTaskEvents(
     badLines: 0,
     unreadableBlocks: 0,
     earlierBlocks: 0,
+    readMs: 0,
+    earlierMs: 0,
+    writeMs: 0,
+  };
+  let started = performance.now();
+  const lap = () => {
+    const ms = Math.round(performance.now() - started);
+    started = performance.now();
+    return ms;
   };
 
   // 1. The task's own blocks, inflated, with the id of every line.
@@ -110,6 +126,8 @@ export async function readTaskEvents(
     })),
   );
 
+  stats.readMs = lap();
+
   // 2. Ids of the blocks that may hold earlier copies: same partitions, horizon and other shards.
   const partitions = new Set(deduper.partitions);
   const ownPaths = new Set(own.map((b) => b.path));
@@ -129,9 +147,10 @@ export async function readTaskEvents(
     }
   }
   await runPool(earlier, concurrency, async ({ ref, order }) => {
-    deduper.addEarlier(ref.partition, order, await readIds(deps.lake, ref.path));
+    deduper.addEarlier(ref.partition, order, await readIds(deps, ref.path));
   });
   stats.earlierBlocks = earlier.length;
+  stats.earlierMs = lap();
 
   // 3. Write what is kept.
   const verdicts = deduper.verdicts();
@@ -181,6 +200,7 @@ export async function readTaskEvents(
   } finally {
     await file.close();
   }
+  stats.writeMs = lap();
   return { stats, rejected };
 }
 
@@ -195,14 +215,22 @@ async function readBlock(lake: Lake, path: string): Promise<Buffer | string> {
   }
 }
 
-/** A block's ids: from its sidecar, or from the block itself when it has none (older blocks). */
-async function readIds(lake: Lake, path: string): Promise<IdKey[]> {
-  const sidecar = await lake.get(idsPath(path));
-  if (sidecar) return decodeIds(sidecar);
-  const data = await readBlock(lake, path);
-  // An unreadable earlier block holds no usable copies; its own task reports it.
-  if (typeof data === 'string') return [];
-  return idKeysOf(data).filter((k): k is IdKey => k !== undefined);
+/**
+ * A block's id sidecar (one id per line); for a block landed before sidecars existed, made from
+ * the block itself. Sidecars of closed states never change, so they are cached in memory:
+ * neighbouring states' tasks share most of their horizon.
+ */
+async function readIds(deps: ReadDeps, path: string): Promise<Buffer> {
+  const cached = deps.idsCache?.get(path);
+  if (cached) return cached;
+  let sidecar = await deps.lake.get(idsPath(path));
+  if (!sidecar) {
+    const data = await readBlock(deps.lake, path);
+    // An unreadable earlier block holds no usable copies; its own task reports it.
+    sidecar = typeof data === 'string' ? Buffer.alloc(0) : encodeIds(idKeysOf(data));
+  }
+  deps.idsCache?.set(path, sidecar);
+  return sidecar;
 }
 
 function validationError(line: string, tenant: string): string | undefined {
