@@ -37,7 +37,7 @@ param tables array = [
 param queues array = []
 
 @description('NCRONTAB schedule of the main function.')
-param mainSchedule string = '0 */1 * * * *'
+param mainSchedule string = '10 * * * * *'
 
 @description('Admin API key, as a Key Vault reference or a secure value.')
 @secure()

@@ -40,8 +40,11 @@ export const SettingsSchema = z.object({
   LAND_GZIP_LEVEL: int(1, 9).default(6),
   LAND_MAX_BLOCK_BYTES: int(64 * 1024, 256 * 1024 * 1024).default(64 * 1024 * 1024),
 
-  /** NCRONTAB schedule of the main function. */
-  MAIN_SCHEDULE: z.string().min(9).default('0 */1 * * * *'),
+  /**
+   * NCRONTAB schedule of the main function: every minute, 10 s after it starts, since a minute
+   * closes a few seconds after its end (landing lag and the clock-skew margin).
+   */
+  MAIN_SCHEDULE: z.string().min(9).default('10 * * * * *'),
   /** Time budget of one main run, in seconds: capped safely under host.json functionTimeout (10 min). */
   MAIN_TIME_BUDGET_SECONDS: int(5, 540).default(240),
   /** How far behind the watermark a pipeline may stay, in minutes. */
