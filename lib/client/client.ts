@@ -83,23 +83,6 @@ function invalid(message: string): TelemetryError {
 }
 
 export function createClient(options: ClientOptions, platform: Platform): TelemetryClient {
-  const channels = [...(options.channels ?? [])];
-  if (options.endpoint !== undefined) {
-    if (!options.apiKey) throw invalid('apiKey is required with endpoint');
-    channels.unshift(platform.httpChannel(options));
-  }
-  if (channels.length === 0) throw invalid('Give an endpoint (and apiKey), or channels');
-  if (new Set(channels.map((c) => c.name)).size !== channels.length)
-    throw invalid('Each channel needs its own name (the `name` option)');
-  if (options.hashFields?.length && !options.hashKey)
-    throw invalid(
-      'hashFields needs a hashKey: an unkeyed hash of an id or e-mail can be reversed by guessing',
-    );
-  const hasher = options.hashFields?.length
-    ? new FieldHasher(options.hashFields, options.hashKey!)
-    : undefined;
-  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
-  const onError = options.onError ?? (() => {});
   const defaults = platform.defaults();
   const strip = (core: Core): Core =>
     Object.fromEntries(Object.entries(core).filter(([, v]) => v !== undefined)) as unknown as Core;
@@ -118,6 +101,23 @@ export function createClient(options: ClientOptions, platform: Platform): Teleme
     coreProblem(core) ?? (options.app && options.appVersion ? undefined : 'app and appVersion are required');
   if (problem) throw invalid(problem);
 
+  const channels = [...(options.channels ?? [])];
+  if (options.endpoint !== undefined) {
+    if (!options.apiKey) throw invalid('apiKey is required with endpoint');
+    channels.unshift(platform.httpChannel(options));
+  }
+  if (channels.length === 0) throw invalid('Give an endpoint (and apiKey), or channels');
+  if (new Set(channels.map((c) => c.name)).size !== channels.length)
+    throw invalid('Each channel needs its own name (the `name` option)');
+  if (options.hashFields?.length && !options.hashKey)
+    throw invalid(
+      'hashFields needs a hashKey: an unkeyed hash of an id or e-mail can be reversed by guessing',
+    );
+  const hasher = options.hashFields?.length
+    ? new FieldHasher(options.hashFields, options.hashKey!)
+    : undefined;
+  const maxEventBytes = options.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+  const onError = options.onError ?? (() => {});
   let optedOut = options.optedOut === true;
   let closed = false;
   const context = { onError, onBatch: options.onBatch ?? (() => {}) };
