@@ -14,6 +14,11 @@ export interface SpoolOptions {
    * the holder refreshes it every half of this).
    */
   lockStaleMs?: number;
+  /**
+   * A claimed file older than this belongs to an uploader that died mid-request and is sent again
+   * (default 2 min; requests time out at 30 s).
+   */
+  claimTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_FILES = 1440;
@@ -24,8 +29,6 @@ const TMP = '.tmp-';
 const BATCH_FILE = /^(\d{13})-\d{6}-[0-9a-f]{8}-n(\d+)\.ndjson\.gz$/;
 /** A batch file an uploader has claimed: `<batch file>.sending-<epoch ms>`. */
 const CLAIMED = /^(.+\.ndjson\.gz)\.sending-(\d+)$/;
-/** A claim older than this belongs to an uploader that died mid-request (requests time out at 30 s). */
-const ORPHAN_CLAIM_MS = 120_000;
 const ORPHAN_TMP_MS = 3600_000;
 
 const isMissing = (err: unknown) => (err as NodeJS.ErrnoException).code === 'ENOENT';
@@ -60,6 +63,7 @@ export class FileSpool implements BatchStore {
   readonly dir: string;
   private readonly maxFiles: number;
   private readonly staleMs: number;
+  private readonly claimTimeoutMs: number;
   private seq = 0;
   /** Claims this process holds now (never taken back as orphans by itself). */
   private readonly mine = new Set<string>();
@@ -72,6 +76,7 @@ export class FileSpool implements BatchStore {
     this.dir = options.dir;
     this.maxFiles = Math.max(1, options.maxFiles ?? DEFAULT_MAX_FILES);
     this.staleMs = Math.max(2000, options.lockStaleMs ?? 10_000);
+    this.claimTimeoutMs = options.claimTimeoutMs ?? 120_000;
   }
 
   private open(): Promise<void> {
@@ -154,7 +159,7 @@ export class FileSpool implements BatchStore {
       if (f.claimed) {
         // A claim not ours and older than any request: its uploader died mid-request. Take it back.
         const since = Number(CLAIMED.exec(f.name)![2]);
-        if (this.mine.has(f.name) || now - since <= ORPHAN_CLAIM_MS) continue;
+        if (this.mine.has(f.name) || now - since <= this.claimTimeoutMs) continue;
         if (!(await ignoreMissing(rename(join(this.dir, f.name), join(this.dir, f.file))))) continue;
         name = f.file;
       }
