@@ -68,6 +68,8 @@ const MIN_RETRY_MS = 500;
 interface Queued {
   name: string;
   line: string;
+  /** Sampled under a known config; otherwise sampling is decided when the batch is sealed. */
+  sampled: boolean;
 }
 
 /**
@@ -88,6 +90,8 @@ export class HttpChannel implements Channel {
   private context: ChannelContext = { onError: () => {}, onBatch: () => {} };
 
   private rules: Rules;
+  /** A config from the server (now or saved) is in force, not the defaults. */
+  private configKnown = false;
   private etag?: string;
   private configReadAt = Number.NEGATIVE_INFINITY;
   private intervalMs: number;
@@ -141,7 +145,7 @@ export class HttpChannel implements Channel {
       this.counts.discarded++;
       return;
     }
-    this.queue.push({ name: event.name, line });
+    this.queue.push({ name: event.name, line, sampled: this.configKnown });
     this.queuedChars += line.length + 1;
     if (this.queue.length > this.maxQueued) {
       const dropped = this.queue.splice(0, this.queue.length - this.maxQueued);
@@ -280,7 +284,8 @@ export class HttpChannel implements Channel {
     const lines: string[] = [];
     for (const q of taken) {
       this.queuedChars -= q.line.length + 1;
-      if (this.rules.blocked(q.name)) this.counts.discarded++;
+      // Events queued before any config was known meet all of it now; the others only a new blocklist.
+      if (q.sampled ? this.rules.blocked(q.name) : !admits(this.rules, q.name)) this.counts.discarded++;
       else lines.push(q.line);
     }
     const batches = await seal(lines, this.maxEvents, this.maxBytes);
@@ -394,6 +399,7 @@ export class HttpChannel implements Channel {
 
   private apply(config: DynamicConfig, etag: string | undefined): void {
     this.rules = compileRules(config);
+    this.configKnown = true;
     this.etag = etag;
     const intervalMs = config.uploadIntervalSeconds * 1000;
     if (intervalMs !== this.intervalMs) {
