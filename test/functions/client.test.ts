@@ -1,10 +1,12 @@
-import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Host, startHost } from '../../dev/host/index.js';
 import {
@@ -90,6 +92,13 @@ async function landed(ids: string[]): Promise<number[]> {
 }
 
 const ones = (n: number) => Array.from({ length: n }, () => 1);
+
+let build: Promise<unknown> | undefined;
+/** `npm run build:client` once for the file: dist/client (Node ESM, browser bundle, types). */
+const built = () => {
+  build ??= promisify(execFile)('npm', ['run', 'build:client'], { cwd: root });
+  return build;
+};
 
 function options(extra: Partial<TelemetryClientOptions> = {}): TelemetryClientOptions {
   return {
@@ -298,5 +307,113 @@ describe('client SDK against the local host', () => {
     expect([...ra!.uploaded, ...rb!.uploaded].sort()).toEqual(files);
     const ids = [...spooled, ...ra!.own, ...rb!.own];
     expect(await landed(ids)).toEqual(ones(120));
+  });
+
+  it('the browser build loads in headless Chromium and sends a batch', async () => {
+    // The published artifact, built by `npm run build:client`, served from the proxy's origin so
+    // the page and the API share one origin (the local host answers no CORS preflight).
+    await built();
+    proxy.files.set('/client/browser.js', {
+      type: 'text/javascript',
+      body: await readFile(join(root, 'dist/client/browser.js')),
+    });
+    proxy.files.set('/page.html', {
+      type: 'text/html',
+      body: `<!doctype html><html><body><script type="module">
+        import { createTelemetryClient } from '/client/browser.js';
+        const results = [];
+        const errors = [];
+        const client = createTelemetryClient({
+          endpoint: location.origin, apiKey: ${JSON.stringify(devKey)},
+          functionKey: ${JSON.stringify(stack.host.functionKey)},
+          app: 'web-shop', appVersion: '3.0.0', deviceId: 'browser-device-1',
+          onBatch: (r) => results.push(r), onError: (e) => errors.push(e.code + ': ' + e.message),
+        });
+        const ids = [
+          client.track('page.view', { path: '/' }),
+          client.track('button.click', { id: 'buy' }, { variant: 'b' }),
+          client.track('page.view', { path: '/cart' }),
+        ];
+        await client.flush();
+        window.done = { ids, results, errors, platform: navigator.userAgentData?.platform || navigator.platform, language: navigator.language };
+      </script></body></html>`,
+    });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    try {
+      const page = await browser.newPage();
+      const pageErrors: string[] = [];
+      page.on('pageerror', (err) => pageErrors.push(err.message));
+      const start = proxy.requests.length;
+      await page.goto(`${proxy.url}/page.html`);
+      await page.waitForFunction(() => (window as { done?: unknown }).done !== undefined, undefined, {
+        timeout: 20_000,
+      });
+      const done = (await page.evaluate(() => (window as unknown as { done: unknown }).done)) as {
+        ids: string[];
+        results: BatchResult[];
+        errors: string[];
+        platform: string;
+        language: string;
+      };
+      expect(pageErrors).toEqual([]);
+      expect(done.errors).toEqual([]);
+      expect(done.results.map((r) => [r.outcome, r.status, r.accepted])).toEqual([['accepted', 202, 3]]);
+      const posts = proxy.requests.slice(start).filter((r) => r.path === '/api/v1/events');
+      expect(posts).toHaveLength(1);
+      expect(posts[0]!.headers['content-encoding']).toBe('gzip');
+      const sent = gunzipSync(posts[0]!.body)
+        .toString()
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { id: string; core: Record<string, string> });
+      expect(sent.map((e) => e.id)).toEqual(done.ids);
+      expect(sent[0]!.core).toMatchObject({
+        deviceId: 'browser-device-1',
+        app: 'web-shop',
+        appVersion: '3.0.0',
+        os: done.platform,
+        locale: done.language,
+      });
+      for (const e of sent) expect(EnvelopeSchema.safeParse(e).success).toBe(true);
+      expect(await landed(done.ids)).toEqual(ones(3));
+    } finally {
+      await browser.close();
+    }
+  });
+
+  it('the package exports ./client: the built Node entry and types resolve by the package name', async () => {
+    await built();
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      name: string;
+      exports: Record<string, Record<string, { types: string; default: string }>>;
+    };
+    for (const target of Object.values(pkg.exports['./client']!)) {
+      for (const file of [target.types, target.default]) await readFile(join(root, file));
+    }
+    const script = `
+      const { createTelemetryClient, memoryChannel } = await import('${pkg.name}/client');
+      const channel = memoryChannel();
+      const client = createTelemetryClient({ app: 'a', appVersion: '1', deviceId: 'd', channels: [channel] });
+      client.track('packaged.event', { ok: true });
+      process.stdout.write(JSON.stringify(channel.events));`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: root,
+    });
+    const events = JSON.parse(stdout) as unknown[];
+    expect(events).toHaveLength(1);
+    expect(EnvelopeSchema.parse(events[0])).toMatchObject({ name: 'packaged.event', data: { ok: true } });
   });
 });
