@@ -19,7 +19,11 @@ async function through(bytes: Uint8Array, transform: CompressionStream | Decompr
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
-export const gzip = (text: string) => through(new TextEncoder().encode(text), new CompressionStream('gzip'));
+/** How a platform gzips a batch body (Node passes zlib's, which runs on the threadpool). */
+export type Compress = (text: string) => Promise<Uint8Array>;
+
+export const gzip: Compress = (text) =>
+  through(new TextEncoder().encode(text), new CompressionStream('gzip'));
 export const gunzip = async (bytes: Uint8Array) =>
   new TextDecoder().decode(await through(bytes, new DecompressionStream('gzip')));
 
@@ -36,6 +40,7 @@ export async function seal(
   lines: readonly string[],
   maxEvents = MAX_BATCH_EVENTS,
   maxBytes = MAX_BATCH_BYTES,
+  compress: Compress = gzip,
 ): Promise<Batch[]> {
   const batches: Batch[] = [];
   let start = 0;
@@ -46,18 +51,18 @@ export async function seal(
       raw += lines[end]!.length + 1;
       end++;
     }
-    batches.push(...(await compress(lines.slice(start, end), maxBytes)));
+    batches.push(...(await split(lines.slice(start, end), maxBytes, compress)));
     start = end;
   }
   return batches;
 }
 
-async function compress(lines: string[], maxBytes: number): Promise<Batch[]> {
-  const body = await gzip(`${lines.join('\n')}\n`);
+async function split(lines: string[], maxBytes: number, compress: Compress): Promise<Batch[]> {
+  const body = await compress(`${lines.join('\n')}\n`);
   if (body.byteLength <= maxBytes || lines.length === 1) return [{ body, count: lines.length }];
   const half = Math.ceil(lines.length / 2);
   return [
-    ...(await compress(lines.slice(0, half), maxBytes)),
-    ...(await compress(lines.slice(half), maxBytes)),
+    ...(await split(lines.slice(0, half), maxBytes, compress)),
+    ...(await split(lines.slice(half), maxBytes, compress)),
   ];
 }

@@ -1,4 +1,12 @@
-import { type Batch, linesOf, MAX_BATCH_BYTES, MAX_BATCH_EVENTS, seal } from './batch.js';
+import {
+  type Batch,
+  type Compress,
+  gzip,
+  linesOf,
+  MAX_BATCH_BYTES,
+  MAX_BATCH_EVENTS,
+  seal,
+} from './batch.js';
 import { compileRules, defaultConfig, parseConfig, type Rules } from './config.js';
 import { TelemetryError } from './errors.js';
 import { type BatchStore, memoryStore, type StoredBatch } from './store.js';
@@ -61,6 +69,8 @@ export interface HttpChannelOptions extends EndpointOptions {
   retry?: RetryOptions;
   /** Fetch the tenant's dynamic config from `GET /api/v1/config` (default true). */
   dynamicConfig?: boolean;
+  /** gzip of a batch body (default: the web's CompressionStream; the Node build passes zlib's). */
+  compress?: Compress;
 }
 
 const MIN_RETRY_MS = 500;
@@ -87,6 +97,7 @@ export class HttpChannel implements Channel {
   private readonly baseDelay: number;
   private readonly maxDelay: number;
   private readonly useConfig: boolean;
+  private readonly compress: Compress;
   private context: ChannelContext = { onError: () => {}, onBatch: () => {} };
 
   private rules: Rules;
@@ -122,6 +133,7 @@ export class HttpChannel implements Channel {
     this.baseDelay = options.retry?.baseDelayMs ?? 1000;
     this.maxDelay = options.retry?.maxDelayMs ?? 300_000;
     this.useConfig = options.dynamicConfig !== false;
+    this.compress = options.compress ?? gzip;
     this.intervalMs = (options.uploadIntervalSeconds ?? defaultConfig.uploadIntervalSeconds) * 1000;
     this.rules = compileRules({ ...defaultConfig, uploadIntervalSeconds: this.intervalMs / 1000 });
   }
@@ -176,6 +188,7 @@ export class HttpChannel implements Channel {
     await this.flush();
     this.closed = true;
     await this.pumping;
+    clearTimeout(this.wake);
     await this.store.close();
   }
 
@@ -288,7 +301,7 @@ export class HttpChannel implements Channel {
       if (q.sampled ? this.rules.blocked(q.name) : !admits(this.rules, q.name)) this.counts.discarded++;
       else lines.push(q.line);
     }
-    const batches = await seal(lines, this.maxEvents, this.maxBytes);
+    const batches = await seal(lines, this.maxEvents, this.maxBytes, this.compress);
     const chars = lines.reduce((n, l) => n + l.length + 1, 0);
     const bytes = batches.reduce((n, b) => n + b.body.byteLength, 0);
     if (chars > 0) this.ratio = bytes / chars;

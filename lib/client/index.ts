@@ -3,6 +3,8 @@
  * client-side hashing, and the offline spool. Browsers get `./browser.ts` (the same minus the spool).
  */
 import { release } from 'node:os';
+import { promisify } from 'node:util';
+import { gzip } from 'node:zlib';
 import { type Channel, HttpChannel, type HttpChannelOptions } from './channel.js';
 import { type ClientOptions, createClient, type TelemetryClient } from './client.js';
 import { FileSpool, type SpoolOptions } from './spool.js';
@@ -27,9 +29,15 @@ export interface TelemetryClientOptions extends ClientOptions {
   spool?: SpoolOptions;
 }
 
+const zlibGzip = promisify(gzip);
+
 /** An HTTP channel, with its own queue, config and (given `spool`) its own spool folder. */
 export function httpChannel(options: NodeChannelOptions): Channel {
-  return new HttpChannel({ ...options, store: options.spool ? new FileSpool(options.spool) : options.store });
+  return new HttpChannel({
+    compress: (text) => zlibGzip(text),
+    ...options,
+    store: options.spool ? new FileSpool(options.spool) : options.store,
+  });
 }
 
 export function createTelemetryClient(options: TelemetryClientOptions): TelemetryClient {

@@ -358,10 +358,10 @@ describe('client SDK against the local host', () => {
       page.on('pageerror', (err) => pageErrors.push(err.message));
       const start = proxy.requests.length;
       await page.goto(`${proxy.url}/page.html`);
-      await page.waitForFunction(() => (window as { done?: unknown }).done !== undefined, undefined, {
+      await page.waitForFunction(() => (globalThis as { done?: unknown }).done !== undefined, undefined, {
         timeout: 20_000,
       });
-      const done = (await page.evaluate(() => (window as unknown as { done: unknown }).done)) as {
+      const done = (await page.evaluate(() => (globalThis as { done?: unknown }).done)) as {
         ids: string[];
         results: BatchResult[];
         errors: string[];
