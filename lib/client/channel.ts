@@ -179,6 +179,7 @@ export class HttpChannel implements Channel {
     this.queue = [];
     this.queuedChars = 0;
     this.counts.discarded += await this.store.purge();
+    this.storedCount = 0;
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,6 @@
 import { createHmac } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_BYTES, seal } from '../../../lib/client/batch.js';
@@ -11,6 +13,7 @@ import {
 } from '../../../lib/client/index.js';
 import { retryAfterMs } from '../../../lib/client/transport.js';
 import { EnvelopeSchema } from '../../../lib/schema/envelope.js';
+import { root } from '../../helpers/stack.js';
 
 const identity = { app: 'shop', appVersion: '2.1.0', deviceId: 'device-1' };
 
@@ -264,5 +267,23 @@ describe('Retry-After', () => {
     expect(retryAfterMs('999999', now)).toBe(24 * 3600_000);
     expect(retryAfterMs('soon', now)).toBeUndefined();
     expect(retryAfterMs(null, now)).toBeUndefined();
+  });
+});
+
+describe('the client package', () => {
+  it('imports nothing but its own modules, Node built-ins, @noble/hashes and (the spool) proper-lockfile', async () => {
+    const dir = join(root, 'lib', 'client');
+    const imports = new Set<string>();
+    for (const file of await readdir(dir)) {
+      const text = await readFile(join(dir, file), 'utf8');
+      for (const m of text.matchAll(/^(?:import|export)[^'"]*from '([^']+)'/gm)) imports.add(m[1]!);
+    }
+    const foreign = [...imports].filter(
+      (i) => !/^\.\/[a-z]+\.js$/.test(i) && !i.startsWith('node:') && !i.startsWith('@noble/hashes/'),
+    );
+    expect(foreign).toEqual(['proper-lockfile']);
+    // The browser entry must not reach node: modules or the spool (esbuild's browser build proves it too).
+    const browser = await readFile(join(dir, 'browser.ts'), 'utf8');
+    expect(browser).not.toMatch(/from '(node:|\.\/spool\.js)/);
   });
 });
