@@ -228,7 +228,11 @@ describe('client SDK against the local host', () => {
 
   it('spools while the host is down and delivers every spooled event exactly once when it is back', async () => {
     const dir = await tempDir();
-    const client = createTelemetryClient(options({ endpoint: stack.url, spool: { dir } }));
+    // Short back-off (tested on its own in test/lib/client/retry.test.ts): the host's restart takes
+    // seconds under load, and retries must not have backed off for longer than the test waits.
+    const client = createTelemetryClient(
+      options({ endpoint: stack.url, spool: { dir }, retry: { baseDelayMs: 200, maxDelayMs: 2000 } }),
+    );
     await client.flush(); // the config read at start
     await stack.host.stop();
 
@@ -250,7 +254,11 @@ describe('client SDK against the local host', () => {
       log: () => {},
       ...fastLanding,
     });
-    await until('the spool to drain', () => (client.stats().default!.delivered === 30 ? true : undefined));
+    await until(
+      'the spool to drain',
+      () => (client.stats().default!.delivered === 30 ? true : undefined),
+      45_000,
+    );
     expect((await readdir(dir)).filter((f) => f.includes('.ndjson.gz'))).toEqual([]);
     await client.close();
     expect(await landed(ids)).toEqual(ones(30));
