@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +13,10 @@ import { type Host, startHost } from '../../dev/host/index.js';
 import {
   type BatchResult,
   createTelemetryClient,
+  httpChannel,
   type TelemetryClientOptions,
 } from '../../lib/client/index.js';
+import { pseudonymizerFor } from '../../lib/ingest/privacy.js';
 import { EnvelopeSchema } from '../../lib/schema/envelope.js';
 import { services } from '../../lib/services/index.js';
 import { ensureDevTenant, tenantStores } from '../../lib/tenants/index.js';
@@ -76,6 +79,26 @@ async function rawCounts(): Promise<Map<string, number>> {
     }
   }
   return counts;
+}
+
+/** The landed events with these ids. */
+async function rawEvents(
+  ids: string[],
+): Promise<{ id: string; core: Record<string, string>; data?: Record<string, unknown> }[]> {
+  await landed(ids);
+  const out = [];
+  for await (const blob of lake.listBlobsFlat({ prefix: 'raw/tenant=dev/' })) {
+    const text = gunzipSync(await lake.getBlobClient(blob.name).downloadToBuffer()).toString('utf8');
+    for (const line of text.trimEnd().split('\n')) {
+      const event = JSON.parse(line) as {
+        id: string;
+        core: Record<string, string>;
+        data?: Record<string, unknown>;
+      };
+      if (ids.includes(event.id)) out.push(event);
+    }
+  }
+  return out;
 }
 
 /** Waits until every id has landed, then returns how often each landed. */
@@ -423,5 +446,52 @@ describe('client SDK against the local host', () => {
     const events = JSON.parse(stdout) as unknown[];
     expect(events).toHaveLength(1);
     expect(EnvelopeSchema.parse(events[0])).toMatchObject({ name: 'packaged.event', data: { ok: true } });
+  });
+
+  it('sends every event to each channel, each with its own queue and spool', async () => {
+    const auditDir = await tempDir();
+    const mainDir = await tempDir();
+    const audit = httpChannel({
+      name: 'audit',
+      endpoint: 'http://127.0.0.1:9', // the audit endpoint is down
+      apiKey: 'audit-key',
+      spool: { dir: auditDir },
+    });
+    const client = createTelemetryClient(options({ spool: { dir: mainDir }, channels: [audit] }));
+    const ids = [client.track('order.placed', { n: 1 })!, client.track('order.placed', { n: 2 })!];
+    await client.close();
+    expect(client.stats()).toEqual({
+      default: { queued: 0, stored: 0, delivered: 2, rejected: 0, discarded: 0 },
+      audit: { queued: 0, stored: 1, delivered: 0, rejected: 0, discarded: 0 },
+    });
+    expect(await readdir(mainDir)).toEqual(['config.json']);
+    const [file] = (await readdir(auditDir)).filter((f) => f.endsWith('.ndjson.gz'));
+    const spooled = gunzipSync(await readFile(join(auditDir, file!)))
+      .toString()
+      .trimEnd()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(spooled).toEqual(ids);
+    expect(await landed(ids)).toEqual(ones(2));
+  });
+
+  it('hashes listed fields on the device; ingest pseudonymises the core ids again under the tenant key', async () => {
+    const hashKey = 'app-secret-hash-key';
+    const client = createTelemetryClient(options({ hashFields: ['userId', 'email'], hashKey }));
+    client.setUser('zoe@example.com');
+    const id = client.track('profile.updated', { email: 'zoe@example.com', field: 'avatar' })!;
+    await client.close();
+    const onDevice = createHmac('sha256', hashKey).update('zoe@example.com').digest('hex').slice(0, 32);
+    const [event] = await rawEvents([id]);
+    const tenantKey = pseudonymizerFor(stack.settings.PRIVACY_SECRET!, 'dev');
+    expect(event!.data).toEqual({ email: onDevice, field: 'avatar' });
+    expect(event!.core.userId).toBe(tenantKey.pseudonym(onDevice));
+    expect(event!.core.userKind).toBe('external');
+    const sent = proxy
+      .batches()
+      .at(-1)!
+      .map((l) => JSON.parse(l) as { core: { userId: string } });
+    expect(sent[0]!.core.userId).toBe(onDevice);
+    expect(proxy.requests.some((r) => r.body.includes('zoe@example.com'))).toBe(false);
   });
 });
