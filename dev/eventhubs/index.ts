@@ -1,10 +1,12 @@
 /**
- * The local Event Hubs endpoint (AMQP 1.0 over plain TCP, for the unmodified @azure/event-hubs
- * SDK). This is the seam `dev/stack.ts` starts; the server itself is built in this folder.
+ * The local Event Hubs endpoint (AMQP 1.0 over plain TCP and over TLS, for the unmodified Azure SDKs).
+ * This is the seam `dev/stack.ts` starts; the server itself is built in this folder.
  */
+import { join } from 'node:path';
 import type { SharedAccessKey } from './cbs.js';
 import { type HubDefinition, HubStore } from './hubs.js';
 import { AmqpServer } from './server.js';
+import { loadCertificate } from './tls.js';
 
 export type { SharedAccessKey } from './cbs.js';
 
@@ -29,12 +31,29 @@ export interface EventHubsEmulatorOptions {
   keys?: SharedAccessKey[];
   /** Size at which a partition starts a new segment (default 16 MiB). */
   segmentBytes?: number;
+  /**
+   * Port of an AMQPS (TLS) listener beside the plain one: 0 picks a free port, omitted = none.
+   * Clients that always dial TLS (the Python SDK before 5.12 dials 5671) need it.
+   */
+  tlsPort?: number;
+  /** Where the listener's self-signed `cert.pem` and `key.pem` are kept; default `<dataDir>/tls`, or in memory. */
+  tlsDir?: string;
+}
+
+export interface TlsEndpoint {
+  port: number;
+  /** The self-signed certificate (PEM) for clients to trust. */
+  cert: string;
+  /** Where it is kept (absent when generated in memory). */
+  certPath?: string;
 }
 
 export interface EventHubsEmulator {
   port: number;
   /** `Endpoint=sb://host:port;SharedAccessKeyName=…;SharedAccessKey=…;UseDevelopmentEmulator=true` */
   connectionString: string;
+  /** The TLS listener, when `tlsPort` was given. */
+  tls?: TlsEndpoint;
   stop(): Promise<void>;
 }
 
@@ -54,20 +73,34 @@ export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Pr
     retentionBytes: options.retentionBytes ?? Number.MAX_SAFE_INTEGER,
     segmentBytes: options.segmentBytes,
   });
-  const server = new AmqpServer({
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 5672,
-    hubs,
-    keys,
-  });
-  let port: number;
-  try {
-    port = await server.listen();
-  } catch (e) {
-    hubs.close();
-    throw new Error(
-      `The local Event Hubs endpoint could not listen on port ${options.port ?? 5672}: ${String(e)}`,
-    );
+  const server = new AmqpServer({ host: options.host ?? '127.0.0.1', hubs, keys });
+  const listen = async (port: number, tls?: { key: string; cert: string }) => {
+    try {
+      return await server.listen({ port, tls });
+    } catch (e) {
+      await server.close();
+      hubs.close();
+      // Keeps `code` and `port` (EADDRINUSE) for the caller's one-sentence message.
+      throw Object.assign(
+        new Error(`The local Event Hubs endpoint could not listen on port ${port}: ${String(e)}`),
+        { code: (e as { code?: string }).code, port },
+      );
+    }
+  };
+  const port = await listen(options.port ?? 5672);
+  let tls: TlsEndpoint | undefined;
+  if (options.tlsPort !== undefined) {
+    const dir = options.tlsDir ?? (options.dataDir ? join(options.dataDir, 'tls') : undefined);
+    const certificate = await loadCertificate(dir).catch(async (e: unknown) => {
+      await server.close();
+      hubs.close();
+      throw e;
+    });
+    tls = {
+      port: await listen(options.tlsPort, certificate),
+      cert: certificate.cert,
+      certPath: certificate.certPath,
+    };
   }
   const listenHost = options.host ?? '127.0.0.1';
   const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
@@ -78,6 +111,7 @@ export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Pr
     connectionString:
       `Endpoint=sb://${host}:${port};SharedAccessKeyName=${key.name};` +
       `SharedAccessKey=${key.key};UseDevelopmentEmulator=true`,
+    tls,
     async stop() {
       if (stopped) return;
       stopped = true;
