@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { services } from '../lib/services/index.js';
 import { DEV_TENANT, ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { describeEndpoint } from './eventhubs/index.js';
 import { consoleWriter } from './host/log.js';
 import { readLocalSettings } from './host/settings.js';
 import { defaultPorts, type Stack, startStack } from './stack.js';
@@ -93,7 +94,9 @@ async function main(): Promise<void> {
     ...(stack.cosmos
       ? [`Cosmos DB     ${stack.cosmos.endpoint}  (in memory: data is lost when npm start stops)`]
       : []),
-    ...(stack.eventHubs ? [`Event Hubs    ${stack.eventHubs.connectionString}`] : []),
+    ...(stack.eventHubs
+      ? describeEndpoint(stack.eventHubs, root).map((l, i) => (i === 0 ? 'Event Hubs' : '').padEnd(14) + l)
+      : []),
     '',
     `Functions     ${stack.url}`,
     ...(stack.host.http?.routes ?? []).map(

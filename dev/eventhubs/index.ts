@@ -2,7 +2,7 @@
  * The local Event Hubs endpoint (AMQP 1.0 over plain TCP and over TLS, for the unmodified Azure SDKs).
  * This is the seam `dev/stack.ts` starts; the server itself is built in this folder.
  */
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import type { SharedAccessKey } from './cbs.js';
 import { type HubDefinition, HubStore } from './hubs.js';
 import { AmqpServer } from './server.js';
@@ -42,6 +42,8 @@ export interface EventHubsEmulatorOptions {
 
 export interface TlsEndpoint {
   port: number;
+  /** For clients that dial TLS: this port and no `UseDevelopmentEmulator` (which means plain TCP). */
+  connectionString: string;
   /** The self-signed certificate (PEM) for clients to trust. */
   cert: string;
   /** Where it is kept (absent when generated in memory). */
@@ -67,13 +69,23 @@ const sevenDaysMs = 7 * 24 * 60 * 60 * 1000;
 
 export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Promise<EventHubsEmulator> {
   const keys = options.keys && options.keys.length > 0 ? options.keys : defaultKeys;
+  const listenHost = options.host ?? '127.0.0.1';
+  const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
+  const key = keys[0]!;
+  const endpoint = (p: number) =>
+    `Endpoint=sb://${host}:${p};SharedAccessKeyName=${key.name};SharedAccessKey=${key.key}`;
+  // The certificate first: nothing is open yet if it cannot be made.
+  const certificate =
+    options.tlsPort === undefined
+      ? undefined
+      : await loadCertificate(options.tlsDir ?? (options.dataDir ? join(options.dataDir, 'tls') : undefined));
   const hubs = new HubStore(options.hubs ?? defaultHubs, {
     dataDir: options.dataDir,
     retentionMs: options.retentionMs ?? sevenDaysMs,
     retentionBytes: options.retentionBytes ?? Number.MAX_SAFE_INTEGER,
     segmentBytes: options.segmentBytes,
   });
-  const server = new AmqpServer({ host: options.host ?? '127.0.0.1', hubs, keys });
+  const server = new AmqpServer({ host: listenHost, hubs, keys });
   const listen = async (port: number, tls?: { key: string; cert: string }) => {
     try {
       return await server.listen({ port, tls });
@@ -89,28 +101,19 @@ export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Pr
   };
   const port = await listen(options.port ?? 5672);
   let tls: TlsEndpoint | undefined;
-  if (options.tlsPort !== undefined) {
-    const dir = options.tlsDir ?? (options.dataDir ? join(options.dataDir, 'tls') : undefined);
-    const certificate = await loadCertificate(dir).catch(async (e: unknown) => {
-      await server.close();
-      hubs.close();
-      throw e;
-    });
+  if (certificate && options.tlsPort !== undefined) {
+    const tlsPort = await listen(options.tlsPort, certificate);
     tls = {
-      port: await listen(options.tlsPort, certificate),
+      port: tlsPort,
+      connectionString: endpoint(tlsPort),
       cert: certificate.cert,
       certPath: certificate.certPath,
     };
   }
-  const listenHost = options.host ?? '127.0.0.1';
-  const host = listenHost === '0.0.0.0' || listenHost === '::' ? 'localhost' : listenHost;
-  const key = keys[0]!;
   let stopped = false;
   return {
     port,
-    connectionString:
-      `Endpoint=sb://${host}:${port};SharedAccessKeyName=${key.name};` +
-      `SharedAccessKey=${key.key};UseDevelopmentEmulator=true`,
+    connectionString: `${endpoint(port)};UseDevelopmentEmulator=true`,
     tls,
     async stop() {
       if (stopped) return;
@@ -119,4 +122,26 @@ export async function startEventHubs(options: EventHubsEmulatorOptions = {}): Pr
       hubs.close();
     },
   };
+}
+
+/**
+ * What `npm start` and `npm run eventhubs` print about the endpoint: its connection strings and the
+ * certificate a TLS client trusts (`cwd` shortens the path).
+ */
+export function describeEndpoint(eh: EventHubsEmulator, cwd?: string): string[] {
+  const lines = [eh.connectionString];
+  if (eh.tls) {
+    const cert = eh.tls.certPath ? relativePath(eh.tls.certPath, cwd) : '(in memory only)';
+    lines.push(
+      `TLS: ${eh.tls.connectionString}`,
+      `TLS certificate: ${cert}  (self-signed; Python: connection_verify='${cert}', Node: NODE_EXTRA_CA_CERTS=${cert})`,
+    );
+  }
+  return lines;
+}
+
+function relativePath(path: string, cwd: string | undefined): string {
+  if (!cwd) return path;
+  const r = relative(cwd, path);
+  return r.startsWith('..') || isAbsolute(r) ? path : r;
 }
