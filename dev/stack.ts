@@ -44,6 +44,8 @@ export const freePorts: StackPorts = {
 };
 
 export interface StackOptions extends Omit<HostOptions, 'http'> {
+  /** The host's HTTP options but its port (that is `ports.http`). */
+  http?: Omit<NonNullable<HostOptions['http']>, 'port'>;
   /** Keep Azurite and Event Hubs data here; omit for in-memory emulators. */
   dataDir?: string;
   ports?: Partial<StackPorts>;
@@ -125,7 +127,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     Object.assign(process.env, settings);
     await provision(services());
-    const host = await startHost({ ...options, http: { port: ports.http } });
+    const host = await startHost({ ...options, http: { ...options.http, port: ports.http } });
     stops.push(() => host.stop());
     return {
       ...(stack as Pick<Stack, 'azurite' | 'cosmos' | 'eventHubs'>),
