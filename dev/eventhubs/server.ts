@@ -173,18 +173,14 @@ export class AmqpServer {
         // Already gone.
       }
     }
-    await Promise.all(
-      this.servers.map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            // Give the close frames a moment to go out, then cut what is left.
-            setTimeout(() => {
-              for (const s of this.sockets) s.destroy();
-            }, 50).unref();
-          }),
-      ),
+    const closed = this.servers.map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
     );
+    // Give the close frames a moment to go out, then cut what is left.
+    setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 50).unref();
+    await Promise.all(closed);
   }
 
   private state(conn: Connection): ConnectionState {

@@ -149,6 +149,7 @@ export async function startHttpTrigger(
    * read, so a client that sent `Expect: 100-continue` is refused before it uploads anything.
    */
   const handle = async (req: IncomingMessage, res: ServerResponse, expectContinue: boolean) => {
+    if (applyCors(options.cors, req, res)) return;
     const url = requestUrl(req);
     if (!url) {
       hostError(res, 400, 'BAD_HOST_HEADER', `The Host header '${req.headers.host}' is not a host[:port].`);
@@ -163,7 +164,6 @@ export async function startHttpTrigger(
       );
       return;
     }
-    if (applyCors(options.cors, req, res)) return;
     const method = (req.method ?? 'GET').toUpperCase();
     let target: { fn: HttpFunction; params: Record<string, string> } | undefined;
     const pathMethods = new Set<string>();
