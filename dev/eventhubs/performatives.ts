@@ -7,22 +7,53 @@
  */
 interface Shape {
   fields: number;
-  /** Field name → value written when the field is absent (the spec's default, or an empty map). */
-  defaults?: Record<string, unknown>;
+  /** Fields written with a value when absent: the spec's default, or an empty map. */
+  defaults?: [name: string, value: unknown][];
+  /** Indexes of the fields that may hold an error (directly, or in a rejected outcome). */
+  errors?: number[];
 }
 
 /** By descriptor code (AMQP 1.0 part 2.7). */
-const performatives: Record<number, Shape> = {
-  16: { fields: 10, defaults: { max_frame_size: 4294967295, channel_max: 65535, properties: {} } },
-  17: { fields: 8, defaults: { handle_max: 4294967295, properties: {} } },
-  18: { fields: 14, defaults: { snd_settle_mode: 2, rcv_settle_mode: 0, properties: {} } },
-  19: { fields: 11 },
-  20: { fields: 11 },
-  21: { fields: 6 },
-  22: { fields: 3 },
-  23: { fields: 1 },
-  24: { fields: 1 },
-};
+const performatives = new Map<number, Shape>([
+  [
+    0x10, // open
+    {
+      fields: 10,
+      defaults: [
+        ['max_frame_size', 4294967295],
+        ['channel_max', 65535],
+        ['properties', {}],
+      ],
+    },
+  ],
+  [
+    0x11, // begin
+    {
+      fields: 8,
+      defaults: [
+        ['handle_max', 4294967295],
+        ['properties', {}],
+      ],
+    },
+  ],
+  [
+    0x12, // attach
+    {
+      fields: 14,
+      defaults: [
+        ['snd_settle_mode', 2],
+        ['rcv_settle_mode', 0],
+        ['properties', {}],
+      ],
+    },
+  ],
+  [0x13, { fields: 11 }], // flow
+  [0x14, { fields: 11 }], // transfer
+  [0x15, { fields: 6, errors: [4] }], // disposition: its state
+  [0x16, { fields: 3, errors: [2] }], // detach
+  [0x17, { fields: 1, errors: [0] }], // end
+  [0x18, { fields: 1, errors: [0] }], // close
+]);
 
 const errorCode = 0x1d;
 const errorFields = 3;
@@ -40,16 +71,16 @@ interface TypedList {
 
 // rhea writes a missing (undefined) list entry as null, so lengthening a list appends nulls.
 
-/** Pads described lists that hold an error (a detach's, or a rejected outcome's), in place. */
-function completeErrors(value: unknown, depth: number): void {
-  if (!value || typeof value !== 'object' || depth > 2) return;
+/** Pads an error (or the error inside an outcome such as rejected) to its three fields, in place. */
+function completeError(value: unknown, depth = 0): void {
+  if (!value || typeof value !== 'object' || depth > 1) return;
   const typed = value as TypedList;
   if (!Array.isArray(typed.value)) return;
   if (typed.descriptor && Number(typed.descriptor.value) === errorCode) {
     if (typed.value.length < errorFields) typed.value.length = errorFields;
     return;
   }
-  for (const item of typed.value) completeErrors(item, depth + 1);
+  for (const item of typed.value) completeError(item, depth + 1);
 }
 
 /** Completes a performative (one of rhea's frame composites) in place before it is encoded. */
@@ -57,11 +88,12 @@ export function completePerformative(performative: unknown): void {
   if (!performative || typeof performative !== 'object') return;
   const p = performative as Composite;
   const code = p.constructor?.descriptor?.numeric;
-  const shape = code === undefined ? undefined : performatives[code];
+  const shape = code === undefined ? undefined : performatives.get(code);
   if (!shape || !Array.isArray(p.value)) return;
-  for (const [name, value] of Object.entries(shape.defaults ?? {})) {
-    if (p[name] === undefined || p[name] === null) p[name] = value;
+  if (shape.defaults) {
+    for (const [name, value] of shape.defaults)
+      if (p[name] === undefined || p[name] === null) p[name] = value;
   }
   if (p.value.length < shape.fields) p.value.length = shape.fields;
-  for (const field of p.value) completeErrors(field, 0);
+  if (shape.errors) for (const i of shape.errors) completeError(p.value[i]);
 }
