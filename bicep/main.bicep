@@ -36,6 +36,9 @@ param tables array = [
 @description('Task queues of the pipelines (`<pipeline>-tasks`), each created with its -poison twin (same list as lib/provision).')
 param queues array = []
 
+@description('Browser origins (scheme://host[:port]) allowed to call the HTTP API; empty: none. The local host reads local.settings.json Host.CORS instead.')
+param corsAllowedOrigins array = []
+
 @description('NCRONTAB schedule of the main function.')
 param mainSchedule string = '10 * * * * *'
 
@@ -93,6 +96,7 @@ module functionApp 'modules/functionapp.bicep' = {
     hostStorageName: storage.outputs.hostStorageName
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     appInsightsConnectionString: monitoring.outputs.connectionString
+    corsAllowedOrigins: corsAllowedOrigins
     appSettings: {
       TelemetryStorage__accountName: storage.outputs.dataStorageName
       TelemetryLake__accountName: storage.outputs.lakeName

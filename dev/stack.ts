@@ -18,6 +18,8 @@ export interface StackPorts {
   table: number;
   cosmos: number;
   eventHubs: number;
+  /** The Event Hubs AMQPS listener; undefined for none. */
+  eventHubsTls: number | undefined;
 }
 
 /** Microsoft's defaults, which local.settings.sample.json points at. */
@@ -28,11 +30,22 @@ export const defaultPorts: StackPorts = {
   table: 10002,
   cosmos: 8081,
   eventHubs: 5672,
+  eventHubsTls: 5671,
 };
-/** Every port picked by the OS: for tests that run side by side. */
-export const freePorts: StackPorts = { http: 0, blob: 0, queue: 0, table: 0, cosmos: 0, eventHubs: 0 };
+/** Every port picked by the OS, for tests that run side by side; no TLS listener (they use the plain one). */
+export const freePorts: StackPorts = {
+  http: 0,
+  blob: 0,
+  queue: 0,
+  table: 0,
+  cosmos: 0,
+  eventHubs: 0,
+  eventHubsTls: undefined,
+};
 
 export interface StackOptions extends Omit<HostOptions, 'http'> {
+  /** The host's HTTP options but its port (that is `ports.http`). */
+  http?: Omit<NonNullable<HostOptions['http']>, 'port'>;
   /** Keep Azurite and Event Hubs data here; omit for in-memory emulators. */
   dataDir?: string;
   ports?: Partial<StackPorts>;
@@ -102,6 +115,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         const eventHubs = await listen('Event Hubs', ports.eventHubs, () =>
           startEventHubs({
             port: ports.eventHubs,
+            tlsPort: ports.eventHubsTls,
             dataDir: options.dataDir ? join(options.dataDir, 'eventhubs') : undefined,
             hubs: options.hubs ?? hubsFor(settings),
           }),
@@ -113,7 +127,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     Object.assign(process.env, settings);
     await provision(services());
-    const host = await startHost({ ...options, http: { port: ports.http } });
+    const host = await startHost({ ...options, http: { ...options.http, port: ports.http } });
     stops.push(() => host.stop());
     return {
       ...(stack as Pick<Stack, 'azurite' | 'cosmos' | 'eventHubs'>),

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { services } from '../lib/services/index.js';
 import { DEV_TENANT, ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { describeEndpoint } from './eventhubs/index.js';
+import { corsPolicy } from './host/cors.js';
 import { consoleWriter } from './host/log.js';
 import { readLocalSettings } from './host/settings.js';
 import { defaultPorts, type Stack, startStack } from './stack.js';
@@ -22,6 +24,7 @@ const { values: args } = parseArgs({
   options: {
     'no-emulators': { type: 'boolean', default: false },
     port: { type: 'string', default: String(defaultPorts.http) },
+    'body-timeout': { type: 'string', default: '30' },
     json: { type: 'boolean', default: false },
   },
 });
@@ -54,8 +57,14 @@ async function localKeys(): Promise<LocalKeys> {
   };
 }
 
+function bodyTimeoutMs(): number {
+  const seconds = Number(args['body-timeout']);
+  if (!(seconds > 0)) throw new Error(`--body-timeout wants seconds above 0, not '${args['body-timeout']}'.`);
+  return seconds * 1000;
+}
+
 async function main(): Promise<void> {
-  const { file, values } = await readLocalSettings(root);
+  const { file, values, host } = await readLocalSettings(root);
   // As with `func start`, variables already in the environment win over the settings file.
   const settings = { ...values };
   for (const key of Object.keys(settings))
@@ -71,6 +80,10 @@ async function main(): Promise<void> {
       dataDir,
       emulators: !args['no-emulators'],
       ports: { http: Number(args.port) },
+      http: {
+        cors: corsPolicy(host.CORS, host.CORSCredentials),
+        bodyTimeoutMs: bodyTimeoutMs(),
+      },
       settings,
       functionKey: keys.functionKey,
       log: consoleWriter({ json: args.json }),
@@ -93,7 +106,9 @@ async function main(): Promise<void> {
     ...(stack.cosmos
       ? [`Cosmos DB     ${stack.cosmos.endpoint}  (in memory: data is lost when npm start stops)`]
       : []),
-    ...(stack.eventHubs ? [`Event Hubs    ${stack.eventHubs.connectionString}`] : []),
+    ...(stack.eventHubs
+      ? describeEndpoint(stack.eventHubs, root).map((l, i) => (i === 0 ? 'Event Hubs' : '').padEnd(14) + l)
+      : []),
     '',
     `Functions     ${stack.url}`,
     ...(stack.host.http?.routes ?? []).map(

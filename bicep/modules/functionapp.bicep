@@ -5,6 +5,8 @@ param deploymentContainerUrl string
 param appInsightsConnectionString string
 @description('App settings of the app itself (lib/config), merged with the host settings.')
 param appSettings object
+@description('Browser origins allowed to call the HTTP functions (platform CORS); empty: none.')
+param corsAllowedOrigins array
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
   name: '${name}-plan'
@@ -33,7 +35,10 @@ resource app 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: { maximumInstanceCount: 100, instanceMemoryMB: 2048 }
       runtime: { name: 'node', version: '20' }
     }
-    siteConfig: { minTlsVersion: '1.2' }
+    siteConfig: {
+      minTlsVersion: '1.2'
+      cors: { allowedOrigins: corsAllowedOrigins, supportCredentials: false }
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 /**
  * Claims-based security: the `$cbs` put-token request. A SAS token is accepted when its key name is one
- * of the authorized keys, its signature matches that key and it has not expired.
+ * of the authorized keys, its signature matches that key and it has not expired, whatever token type
+ * the request declares.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
@@ -33,16 +34,19 @@ export function checkSasToken(
   now = Date.now(),
 ): TokenCheck {
   const denied = (description: string): TokenCheck => ({ ok: false, status: 401, description });
-  if (tokenType !== 'servicebus.windows.net:sastoken') {
-    return denied(`Unsupported token type '${String(tokenType)}': only SAS tokens are accepted.`);
-  }
   if (typeof token !== 'string') return denied('The put-token request carries no token string.');
   const fields = parseSas(token);
-  const sr = fields?.get('sr');
-  const sig = fields?.get('sig');
-  const se = fields?.get('se');
-  const skn = fields?.get('skn');
-  if (!fields || sr === undefined || sig === undefined || se === undefined || skn === undefined) {
+  // The token decides, not its declared type: the Python SDK declares its SAS tokens as 'jwt'.
+  if (!fields) {
+    return denied(
+      `Unsupported token (declared type '${String(tokenType)}'): only SharedAccessSignature tokens are accepted, no Entra ID tokens.`,
+    );
+  }
+  const sr = fields.get('sr');
+  const sig = fields.get('sig');
+  const se = fields.get('se');
+  const skn = fields.get('skn');
+  if (sr === undefined || sig === undefined || se === undefined || skn === undefined) {
     return denied('Malformed SharedAccessSignature token (needs sr, sig, se, skn).');
   }
   const keyName = decodeURIComponent(skn);

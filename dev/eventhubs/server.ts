@@ -1,7 +1,7 @@
 /**
- * The AMQP side: accepts connections (SASL ANONYMOUS, as the SDK negotiates in emulator mode), answers
- * `$cbs` and `$management` requests, and routes sender links to partition logs and receiver links to
- * consumers.
+ * The AMQP side: accepts connections over plain TCP and TLS (SASL ANONYMOUS, as the SDKs negotiate with
+ * a development endpoint), answers `$cbs` and `$management` requests, and routes sender links to
+ * partition logs and receiver links to consumers.
  */
 import type { Server, Socket } from 'node:net';
 import rhea, {
@@ -28,9 +28,14 @@ const epochProperty = 'com.microsoft:epoch';
 
 export interface ServerOptions {
   host: string;
-  port: number;
   hubs: HubStore;
   keys: SharedAccessKey[];
+}
+
+export interface Listener {
+  port: number;
+  /** Key and certificate (PEM) for an AMQPS listener; plain TCP without. */
+  tls?: { key: string; cert: string };
 }
 
 type ProducerTarget = { kind: 'hub'; hub: Hub } | { kind: 'partition'; log: PartitionLog };
@@ -71,6 +76,18 @@ function hasCapability(value: unknown, capability: string): boolean {
   return Array.isArray(value) ? value.includes(capability) : value === capability;
 }
 
+/**
+ * Answers an attach with the client's own terminus (address, and a receiver's filter): a reply with a
+ * null source or target means "no such terminus", which pyamqp treats as a dead link.
+ */
+function echoTerminus(link: Sender | Receiver): void {
+  const source = link.source as { address?: string; filter?: unknown } | undefined;
+  link.set_source({ address: source?.address, filter: source?.filter } as Parameters<
+    Sender['set_source']
+  >[0]);
+  link.set_target({ address: link.target?.address });
+}
+
 function toNumber(value: unknown): number | undefined {
   if (typeof value === 'number') return value;
   if (typeof value === 'bigint') return Number(value);
@@ -86,7 +103,7 @@ export class AmqpServer {
   private readonly ownership = new Ownership();
   private readonly sockets = new Set<Socket>();
   private readonly connections = new Set<Connection>();
-  private server: Server | undefined;
+  private readonly servers: Server[] = [];
 
   constructor(private readonly options: ServerOptions) {
     this.container.sasl_server_mechanisms.enable_anonymous();
@@ -116,23 +133,33 @@ export class AmqpServer {
     }
   }
 
-  async listen(): Promise<number> {
+  /** Starts one more listener; resolves with the port it listens on. */
+  async listen(listener: Listener): Promise<number> {
     const server = this.container.listen({
       host: this.options.host,
-      port: this.options.port,
+      port: listener.port,
+      ...(listener.tls ? { transport: 'tls', key: listener.tls.key, cert: listener.tls.cert } : {}),
       // Producer deliveries are settled by us: accepted once appended, rejected with the reason otherwise.
       autoaccept: false,
     } as Parameters<typeof this.container.listen>[0]) as Server;
-    this.server = server;
+    // The raw TCP socket, before any TLS: what close() cuts.
     server.on('connection', (s: Socket) => {
       s.setNoDelay(true);
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('listening', resolve);
-      server.once('error', reject);
-    });
+    // A TLS handshake that fails (a client that does not trust the certificate) ends that socket only.
+    server.on('tlsClientError', () => {});
+    try {
+      await new Promise<void>((resolve, reject) => {
+        server.once('listening', resolve);
+        server.once('error', reject);
+      });
+    } catch (e) {
+      server.close();
+      throw e;
+    }
+    this.servers.push(server);
     const address = server.address();
     if (!address || typeof address === 'string') throw new Error('The AMQP listener has no TCP address');
     return address.port;
@@ -146,15 +173,14 @@ export class AmqpServer {
         // Already gone.
       }
     }
-    const server = this.server;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      // Give the close frames a moment to go out, then cut what is left.
-      setTimeout(() => {
-        for (const s of this.sockets) s.destroy();
-      }, 50).unref();
-    });
+    const closed = this.servers.map(
+      (server) => new Promise<void>((resolve) => server.close(() => resolve())),
+    );
+    // Give the close frames a moment to go out, then cut what is left.
+    setTimeout(() => {
+      for (const s of this.sockets) s.destroy();
+    }, 50).unref();
+    await Promise.all(closed);
   }
 
   private state(conn: Connection): ConnectionState {
@@ -171,8 +197,13 @@ export class AmqpServer {
     return false;
   }
 
-  /** Refuses a link the way the service does: attach without a terminus, then detach with the error. */
+  /**
+   * Refuses a link the way the service does: an attach that echoes the client's terminus, then a detach
+   * with the error. (An attach without a terminus is legal AMQP too, but pyamqp then drops the link
+   * before the detach arrives and attaches again, forever, without surfacing the error.)
+   */
   private refuse(link: Sender | Receiver, error: AmqpErrorBody): void {
+    echoTerminus(link);
     link.close(error);
   }
 
@@ -180,7 +211,7 @@ export class AmqpServer {
   private onReceiverOpen(link: Receiver): void {
     const address = link.target?.address ?? '';
     if (address === '$cbs' || address.endsWith('$management')) {
-      link.set_target({ address });
+      echoTerminus(link);
       return;
     }
     (link as unknown as { local: { attach: { max_message_size: number } } }).local.attach.max_message_size =
@@ -196,7 +227,7 @@ export class AmqpServer {
       return;
     }
     if (parsed.kind === 'hub') {
-      link.set_target({ address });
+      echoTerminus(link);
       this.producers.set(link, { kind: 'hub', hub });
       return;
     }
@@ -205,7 +236,7 @@ export class AmqpServer {
       this.refuse(link, partitionOutOfRange(hub.name, parsed.partitionId));
       return;
     }
-    link.set_target({ address });
+    echoTerminus(link);
     this.producers.set(link, { kind: 'partition', log });
   }
 
@@ -214,8 +245,7 @@ export class AmqpServer {
     const source = link.source;
     const address = source?.address ?? '';
     if (address === '$cbs' || address.endsWith('$management')) {
-      link.set_source({ address });
-      link.set_target({ address: link.target?.address });
+      echoTerminus(link);
       // The client names its reply link (and usually its target address) after its reply-to address.
       const replies = this.state(link.connection).replyLinks;
       replies.set(link.name, link);
@@ -252,10 +282,7 @@ export class AmqpServer {
     }
     const ownerLevel = toNumber(link.properties?.[epochProperty]);
     const track = hasCapability(link.desired_capabilities, runtimeMetricCapability);
-    link.set_source({ address, filter: (source as { filter?: unknown }).filter } as Parameters<
-      Sender['set_source']
-    >[0]);
-    link.set_target({ address: link.target?.address });
+    echoTerminus(link);
     const local = (link as unknown as { local: { attach: Record<string, unknown> } }).local.attach;
     // Deliveries are pre-settled: nothing to track per event, the client's settlement is not needed.
     local.snd_settle_mode = 1;
@@ -348,7 +375,9 @@ export class AmqpServer {
     body?: unknown,
     condition?: string,
   ): void {
-    const replyTo = request.reply_to;
+    // Without a reply-to (pyamqp's requests), the reply goes to the link listening on the request
+    // link's own address (`$cbs`, `<hub>/$management`).
+    const replyTo = request.reply_to ?? link.target?.address;
     const replyLink = replyTo ? this.state(link.connection).replyLinks.get(replyTo) : undefined;
     if (!replyLink) return;
     const props: Record<string, unknown> = { 'status-code': status, 'status-description': description };

@@ -1,11 +1,13 @@
 /**
- * Output fast path for rhea connections. rhea encodes each frame into a fresh zero-filled buffer, copies
+ * Output path for rhea connections. Every performative is completed first (`performatives.ts`).
+ * Fast path: rhea encodes each frame into a fresh zero-filled buffer, copies
  * the payload (the event bytes) into it and writes it with its own `socket.write`. Here the frame header
  * and performative are encoded into a small buffer and the payload is written as is, and the socket is
  * corked until the next tick so the frames of one pass leave in a single writev.
  */
 import type { Socket } from 'node:net';
 import rhea, { type Connection } from 'rhea';
+import { completePerformative } from './performatives.js';
 
 interface Frame {
   type: number;
@@ -17,6 +19,7 @@ interface Frame {
 interface Transport {
   header_sent: unknown;
   pending: Frame[];
+  encode(frame: Frame): void;
   write(socket: Socket): void;
 }
 
@@ -51,6 +54,11 @@ export function fastOutput(conn: Connection): void {
   const c = conn as unknown as ConnectionInternals;
   const transport = c.amqp_transport;
   if (transport) {
+    const encode = transport.encode;
+    transport.encode = function (this: Transport, frame: Frame) {
+      completePerformative(frame.performative);
+      encode.call(this, frame);
+    };
     const original = transport.write;
     transport.write = function (this: Transport, socket: Socket) {
       // The protocol header goes out through rhea's own path.

@@ -8,9 +8,10 @@ import { credentialFor } from '../../lib/clients/credential.js';
 import { blobService, queueService } from '../../lib/clients/storage.js';
 import { readConnection } from '../../lib/config/connection.js';
 import { hooks, installFunctionsCore, type Registration, registrations, setCoreLogSink } from './core.js';
+import type { CorsPolicy } from './cors.js';
 import { startEventHubTriggers } from './eventhub.js';
 import { type HostJson, readHostJson } from './hostjson.js';
-import { type HttpTrigger, startHttpTrigger } from './http.js';
+import { defaultMaxRequestBodyBytes, type HttpTrigger, startHttpTrigger } from './http.js';
 import { triggerBinding } from './invoke.js';
 import { consoleWriter, filtered, Logger, type LogLevel, type LogWriter, levelFilter } from './log.js';
 import { startQueueTriggers } from './queue.js';
@@ -26,7 +27,14 @@ export interface HostOptions {
   only?: string[];
   /** Trigger kinds to start; default: all. */
   triggers?: Partial<Record<'http' | 'timer' | 'queue' | 'eventHub', boolean>>;
-  http?: { host?: string; port?: number };
+  http?: {
+    host?: string;
+    port?: number;
+    /** `local.settings.json` `Host.CORS` / `CORSCredentials` (see `corsPolicy`); no CORS when omitted. */
+    cors?: CorsPolicy;
+    /** How long slow headers and a stalled or trickling body are waited for before a 408 (default 30 s). */
+    bodyTimeoutMs?: number;
+  };
   /** Key for authLevel 'function'/'admin'; generated when omitted. */
   functionKey?: string;
   hostId?: string;
@@ -49,6 +57,19 @@ const triggerKinds = {
   queueTrigger: 'queue',
   eventHubTrigger: 'eventHub',
 } as const;
+
+/** The app setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes), as the Functions host reads it. */
+function requestBodyLimit(env: NodeJS.ProcessEnv): number {
+  const raw = env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT;
+  if (raw === undefined || raw === '') return defaultMaxRequestBodyBytes;
+  const limit = Number(raw);
+  if (!Number.isSafeInteger(limit) || limit <= 0) {
+    throw new Error(
+      `App setting FUNCTIONS_REQUEST_BODY_SIZE_LIMIT must be a positive number of bytes, not '${raw}'.`,
+    );
+  }
+  return limit;
+}
 
 export async function discoverFunctionModules(root: string): Promise<string[]> {
   const dir = join(root, 'functions');
@@ -122,6 +143,9 @@ export async function startHost(options: HostOptions): Promise<Host> {
         routePrefix: hostJson.extensions.http.routePrefix,
         functionKey,
         logger,
+        cors: options.http?.cors,
+        bodyTimeoutMs: options.http?.bodyTimeoutMs,
+        maxRequestBodyBytes: requestBodyLimit(env),
       });
       stops.push(() => host.http!.close());
     }

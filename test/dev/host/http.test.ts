@@ -57,6 +57,21 @@ describe('local host: HTTP trigger', () => {
     expect((await stack.fetch('/api/echo/a')).status).toBe(405);
   });
 
+  it('without Host.CORS sends no CORS headers, and a preflight is routed like any OPTIONS request', async () => {
+    const preflight = await fetch(`${stack.url}/api/echo/a`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://a.example', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.status).toBe(405);
+    const res = await stack.fetch('/api/echo/a', {
+      method: 'POST',
+      body: 'x',
+      headers: { origin: 'https://a.example' },
+    });
+    expect(res.status).toBe(201);
+    expect([...res.headers.keys()].filter((h) => h.startsWith('access-control-'))).toEqual([]);
+  });
+
   it('answers 500 with no details when a handler throws, and logs the error with the invocation id', async () => {
     const res = await stack.fetch('/api/fails');
     expect(res.status).toBe(500);

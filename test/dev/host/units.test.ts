@@ -1,9 +1,12 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyHostOverrides, HostJsonSchema } from '../../../dev/host/hostjson.js';
 import { levelFilter } from '../../../dev/host/log.js';
 import { retryDelay } from '../../../dev/host/retry.js';
 import { compileRoute } from '../../../dev/host/routes.js';
-import { bindingResolver } from '../../../dev/host/settings.js';
+import { bindingResolver, readLocalSettings } from '../../../dev/host/settings.js';
 
 describe('route templates', () => {
   it.each([
@@ -93,5 +96,32 @@ describe('host.json overrides from app settings', () => {
     expect(h.extensions.eventHubs.maxEventBatchSize).toBe(250);
     expect(h.extensions.queues.messageEncoding).toBe('none');
     expect(h.logging.logLevel).toEqual({ default: 'Warning' });
+  });
+});
+
+describe('local.settings.json', () => {
+  it('reads Values and the Host section (CORS), and names a malformed Host field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'settings-'));
+    try {
+      const file = join(dir, 'local.settings.json');
+      writeFileSync(
+        file,
+        JSON.stringify({
+          Values: { A: 'x', N: 3 },
+          Host: { LocalHttpPort: 7072, CORS: 'https://a.example', CORSCredentials: true },
+        }),
+      );
+      expect(await readLocalSettings(dir)).toEqual({
+        file,
+        values: { A: 'x', N: '3' },
+        host: { LocalHttpPort: 7072, CORS: 'https://a.example', CORSCredentials: true },
+      });
+      writeFileSync(file, JSON.stringify({ Values: {}, Host: { CORSCredentials: 'yes' } }));
+      await expect(readLocalSettings(dir)).rejects.toThrow(
+        'local.settings.json: Host.CORSCredentials: Invalid input: expected boolean, received string',
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
