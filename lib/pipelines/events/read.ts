@@ -59,6 +59,8 @@ export interface TaskEventsStats {
   readMs: number;
   earlierMs: number;
   writeMs: number;
+  /** Time DuckDB took to load the written events (set by `withTaskEvents`). */
+  loadMs: number;
 }
 
 export interface TaskEvents {
@@ -98,6 +100,7 @@ export async function readTaskEvents(
     readMs: 0,
     earlierMs: 0,
     writeMs: 0,
+    loadMs: 0,
   };
   let started = performance.now();
   const lap = () => {
