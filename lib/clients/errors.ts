@@ -1,6 +1,10 @@
-/** Whether an Azure SDK error (RestError, or any error with `statusCode`) has one of these HTTP statuses. */
+/**
+ * Whether an Azure SDK error has one of these HTTP statuses: RestError (and Storage, Tables)
+ * carry `statusCode`, Cosmos DB's ErrorResponse a numeric `code`.
+ */
 export function isStatus(err: unknown, ...statuses: number[]): boolean {
-  const status = (err as { statusCode?: number } | undefined)?.statusCode;
+  const e = err as { statusCode?: number; code?: unknown } | undefined;
+  const status = e?.statusCode ?? (typeof e?.code === 'number' ? e.code : undefined);
   return status !== undefined && statuses.includes(status);
 }
 

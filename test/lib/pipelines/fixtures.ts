@@ -2,14 +2,20 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { Container } from '@azure/cosmos';
+import { CosmosClient } from '@azure/cosmos';
 import { TableClient } from '@azure/data-tables';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { type Azurite, startAzurite } from '../../../dev/emulators/azurite.js';
+import { type CosmosEmulator, startCosmos } from '../../../dev/emulators/cosmos.js';
 import { duckdb, withConnection } from '../../../lib/duckdb/index.js';
 import { blobLake, type Lake } from '../../../lib/lake/index.js';
 import { listBlocks } from '../../../lib/landing/blockIndex.js';
 import type { LandingMessage } from '../../../lib/landing/decode.js';
 import { landBatch } from '../../../lib/landing/land.js';
+import { builtinMetrics } from '../../../lib/metrics/builtin.js';
+import { type MetricVersion, metricsContainer } from '../../../lib/metrics/windows.js';
+import type { AggregateDeps } from '../../../lib/pipelines/aggregate/aggregate.js';
 import type { CurateDeps } from '../../../lib/pipelines/curate/curate.js';
 import { shardBlocks } from '../../../lib/pipelines/shards.js';
 import { type TaskMessage, taskIdOf } from '../../../lib/pipelines/task.js';
@@ -64,6 +70,9 @@ export function message(
 
 export interface PipelineHarness {
   azurite: Azurite;
+  cosmos: CosmosEmulator;
+  /** The `metrics` container of a fresh database per reset. */
+  metrics: Container;
   container: ContainerClient;
   lake: Lake;
   blockIndex: TableClient;
@@ -74,8 +83,11 @@ export interface PipelineHarness {
   /** The tasks main would send for (state, tenant) with this byte budget per shard. */
   tasks(stateId: string, tenant: string, maxBytes?: number, run?: string): Promise<TaskMessage[]>;
   curateDeps(horizonMinutes?: number): CurateDeps;
+  aggregateDeps(definitions?: MetricVersion[] | ((tenant: string) => MetricVersion[])): AggregateDeps;
   /** Every curated row of a tenant, read back by DuckDB from a copy of the curated zone. */
   curated(tenant: string): Promise<Record<string, unknown>[]>;
+  /** Runs SQL over a local copy of a tenant's curated zone, available as the view `curated`. */
+  sqlOverCurated(tenant: string, sql: string): Promise<Record<string, unknown>[]>;
   /** Paths under a prefix of the lake. */
   paths(prefix: string): Promise<string[]>;
   reset(): Promise<void>;
@@ -86,6 +98,8 @@ let run = 0;
 
 export async function startPipelineHarness(): Promise<PipelineHarness> {
   const azurite = await startAzurite();
+  const cosmos = await startCosmos();
+  const cosmosClient = new CosmosClient({ endpoint: cosmos.endpoint, key: 'dGVzdA==' });
   const tmp = await mkdtemp(join(tmpdir(), 'pipeline-test-'));
   const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
   const opts = { allowInsecureConnection: true };
@@ -93,9 +107,16 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
   const db = () => duckdb({ threads: 1, memoryMb: 512, tempDirectory: join(tmp, 'duckdb') });
   Object.assign(h, {
     azurite,
+    cosmos,
     tmp,
     async reset() {
       run++;
+      const { database } = await cosmosClient.databases.createIfNotExists({ id: `telemetry${run}` });
+      const { container } = await database.containers.createIfNotExists({
+        id: metricsContainer,
+        partitionKey: { paths: ['/pk'] },
+      });
+      h.metrics = container;
       h.container = service.getContainerClient(`lake${run}`);
       await h.container.create();
       h.lake = blobLake(h.container);
@@ -150,10 +171,40 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
         limit: limiter(4),
       };
     },
+    aggregateDeps(definitions?: MetricVersion[] | ((tenant: string) => MetricVersion[])): AggregateDeps {
+      return {
+        ...h.curateDeps(),
+        metrics: h.metrics,
+        definitions: async (tenant) =>
+          typeof definitions === 'function'
+            ? definitions(tenant)
+            : (definitions ?? builtinMetrics.map((definition) => ({ tenant, definition, version: 1 }))),
+        maxGroups: 1000,
+        now: () => t0 + 3600_000,
+      };
+    },
     async paths(prefix: string) {
       const out: string[] = [];
       for await (const f of h.lake.list(prefix)) out.push(f.path);
       return out.sort();
+    },
+    async sqlOverCurated(tenant: string, sql: string) {
+      const dir = await mkdtemp(join(tmp, 'sql-'));
+      try {
+        for (const path of await h.paths(`curated/events/tenant=${tenant}/`)) {
+          const local = join(dir, path);
+          await mkdir(dirname(local), { recursive: true });
+          await writeFile(local, (await h.lake.get(path))!);
+        }
+        return await withConnection(await db(), async (c) => {
+          await c.run(
+            `CREATE OR REPLACE TEMP VIEW curated AS SELECT * FROM read_parquet('${dir}/curated/events/**/*.parquet')`,
+          );
+          return (await c.runAndReadAll(sql)).getRowObjectsJS() as Record<string, unknown>[];
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
     },
     async curated(tenant: string) {
       const dir = await mkdtemp(join(tmp, 'read-'));
@@ -178,6 +229,8 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
       }
     },
     async stop() {
+      cosmosClient.dispose();
+      await cosmos.stop();
       await azurite.stop();
       await rm(tmp, { recursive: true, force: true });
     },
