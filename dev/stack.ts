@@ -126,7 +126,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       }
     }
     Object.assign(process.env, settings);
-    await provision(services());
+    await provision(services(), {
+      cosmos: !options.without?.includes('cosmos') && options.emulators !== false,
+    });
     const host = await startHost({ ...options, http: { ...options.http, port: ports.http } });
     stops.push(() => host.stop());
     return {

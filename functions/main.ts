@@ -1,8 +1,12 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { controlTable } from '../lib/main/control.js';
 import { mainDepsFrom } from '../lib/main/deps.js';
 import { type MainRunResult, runMain } from '../lib/main/run.js';
+import { metricDefinitionsTable } from '../lib/metrics/store.js';
 import { pipelines } from '../lib/pipelines/registry.js';
+import { activateRebuilt } from '../lib/rebuild/index.js';
 import { services } from '../lib/services/index.js';
+import { taskLogTable } from '../lib/tasklog/index.js';
 
 export async function main(_timer: Timer, context: InvocationContext): Promise<MainRunResult> {
   const log = {
@@ -10,7 +14,16 @@ export async function main(_timer: Timer, context: InvocationContext): Promise<M
     warn: context.warn.bind(context),
     error: context.error.bind(context),
   };
-  const result = await runMain(mainDepsFrom(services(), pipelines(), log));
+  const s = services();
+  const result = await runMain(mainDepsFrom(s, pipelines(), log));
+  // Metric versions rebuilt over history become the ones queries read.
+  const activated = await activateRebuilt({
+    table: s.table(metricDefinitionsTable),
+    control: s.table(controlTable),
+    taskLog: s.table(taskLogTable),
+    now: Date.now,
+  });
+  if (activated.length) context.log(`main: metric versions now active: ${activated.join(', ')}`);
   const walked = result.outcomes.filter((o) => o.states > 0);
   if (walked.length) {
     context.log(

@@ -64,8 +64,10 @@ export const SettingsSchema = z.object({
   CURATE_DEDUPE_MINUTES: int(0, 1440).default(60),
   /** Memory for id sidecars kept between tasks (neighbouring states share their horizon), in MiB. */
   DEDUPE_CACHE_MB: int(0, 4096).default(128),
-  /** Curate tasks one instance runs at once (each holds up to MAIN_TASK_MAX_BYTES of raw events). */
-  CURATE_CONCURRENCY: int(1, 16).default(2),
+  /** Pipeline tasks (curate, aggregate) one instance runs at once: each holds up to MAIN_TASK_MAX_BYTES of raw events. */
+  WORKER_CONCURRENCY: int(1, 16).default(2),
+  /** Groups kept per metric window; the rest are summed under `(other)`, so documents stay bounded. */
+  AGGREGATE_MAX_GROUPS: int(10, 5000).default(1000),
   /** DuckDB worker threads per instance; 0: one per core. */
   DUCKDB_THREADS: int(0, 64).default(0),
   /** DuckDB memory limit per instance, in MiB (spills to the temp folder beyond it). */

@@ -200,6 +200,20 @@ async function replaceIfMatch<T extends Record<string, unknown>>(
   }
 }
 
+export async function readReplay(
+  table: TableClient,
+  pipeline: string,
+  id: string,
+): Promise<Replay | undefined> {
+  try {
+    const entity = await table.getEntity('replay', replayRowKey(pipeline, id));
+    return withEtag(ReplaySchema.parse(entity), entity);
+  } catch (err) {
+    if (isStatus(err, 404)) return undefined;
+    throw err;
+  }
+}
+
 /** Every replay (done ones too), newest request first, for the status endpoint. */
 export async function listReplays(table: TableClient, limit = 50): Promise<Replay[]> {
   const out: Replay[] = [];

@@ -40,7 +40,7 @@ function newReplayId(nowMs: number): string {
  * next runs, with its own task ids (`replay-<id>`) and without moving the live cursor.
  */
 export async function requestReplay(
-  deps: { control: TableClient; pipelines: readonly Pipeline[]; now: () => number },
+  deps: { control: TableClient; pipelines: readonly Pick<Pipeline, 'name'>[]; now: () => number },
   body: unknown,
 ): Promise<{ created: boolean; replay: Replay }> {
   const parsed = ReplayRequestSchema.safeParse(body);

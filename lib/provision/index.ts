@@ -2,29 +2,45 @@ import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
 import { controlTable } from '../main/control.js';
 import { leaseContainer } from '../main/deps.js';
+import { metricDefinitionsTable } from '../metrics/store.js';
+import { metricsContainer } from '../metrics/windows.js';
 import { productionPipelines } from '../pipelines/registry.js';
 import type { Services } from '../services/index.js';
 import { taskLogTable } from '../tasklog/index.js';
 import { tenantTables } from '../tenants/tables.js';
 
 /**
- * The storage resources the app expects to exist. In Azure `bicep/` creates them; locally the
- * dev runtime calls `provision` with the same lists. Every call is idempotent.
+ * The resources the app expects to exist. In Azure `bicep/` creates them; locally the dev
+ * runtime calls `provision` with the same lists. Every call is idempotent.
  */
 export interface Resources {
   tables: string[];
   queues: string[];
   /** Blob containers of the telemetry storage account. */
   containers: string[];
+  /** Containers of the Cosmos DB database, each partitioned by `/pk`. */
+  cosmosContainers: string[];
 }
 
 export const resources: Resources = {
-  tables: [blockIndexTable, landingTable, ...Object.values(tenantTables), controlTable, taskLogTable],
+  tables: [
+    blockIndexTable,
+    landingTable,
+    ...Object.values(tenantTables),
+    controlTable,
+    taskLogTable,
+    metricDefinitionsTable,
+  ],
   queues: productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
   containers: [leaseContainer],
+  cosmosContainers: [metricsContainer],
 };
 
-export async function provision(s: Services, extra: Partial<Resources> = {}): Promise<void> {
+export async function provision(
+  s: Services,
+  options: { cosmos?: boolean; extra?: Partial<Resources> } = {},
+): Promise<void> {
+  const extra = options.extra ?? {};
   const tables = [...resources.tables, ...(extra.tables ?? [])];
   const queues = [...resources.queues, ...(extra.queues ?? [])];
   const containers = [...resources.containers, ...(extra.containers ?? [])];
@@ -34,4 +50,10 @@ export async function provision(s: Services, extra: Partial<Resources> = {}): Pr
     ...queues.map((q) => s.queueService.getQueueClient(q).createIfNotExists()),
     ...containers.map((c) => s.storageContainer(c).createIfNotExists()),
   ]);
+  if (options.cosmos !== false) {
+    const { database } = await s.cosmos.databases.createIfNotExists({ id: s.config.COSMOS_DATABASE });
+    for (const id of [...resources.cosmosContainers, ...(extra.cosmosContainers ?? [])]) {
+      await database.containers.createIfNotExists({ id, partitionKey: { paths: ['/pk'] } });
+    }
+  }
 }

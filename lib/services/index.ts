@@ -1,4 +1,4 @@
-import type { CosmosClient } from '@azure/cosmos';
+import type { Container, CosmosClient } from '@azure/cosmos';
 import type { TableClient, TableServiceClient } from '@azure/data-tables';
 import type { EventHubConsumerClient, EventHubProducerClient } from '@azure/event-hubs';
 import type { ContainerClient } from '@azure/storage-blob';
@@ -26,6 +26,8 @@ export interface Services {
   /** A reader in LAND_REREAD_CONSUMER_GROUP, for landing to fill gaps. */
   eventHubRereader: EventHubConsumerClient;
   cosmos: CosmosClient;
+  /** A container of the app's Cosmos DB database (COSMOS_DATABASE). */
+  cosmosContainer(name: string): Container;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,9 @@ function createServices(config: Config): Services {
     },
     get cosmos() {
       return once('cosmos', () => cosmosClient(connections.cosmos));
+    },
+    cosmosContainer(name) {
+      return once(`cosmos:${name}`, () => this.cosmos.database(config.COSMOS_DATABASE).container(name));
     },
     async close() {
       const producer = memo.get('producer') as EventHubProducerClient | undefined;

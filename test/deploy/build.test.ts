@@ -39,6 +39,7 @@ describe('the deployable build', () => {
       .sort((a, b) => a.name.localeCompare(b.name));
 
     expect(built.map((f) => f.name)).toEqual([
+      'aggregate',
       'curate',
       'getConfig',
       'getPackage',
@@ -46,6 +47,7 @@ describe('the deployable build', () => {
       'ingestEvents',
       'land',
       'main',
+      'metricDefinitions',
       'postPackage',
       'putConfig',
       'replay',
