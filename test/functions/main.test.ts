@@ -95,7 +95,7 @@ describe('functions: main, replay, status', () => {
     );
     expect([unknown.status, await unknown.json()]).toEqual([
       404,
-      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: curate)" },
+      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: curate, aggregate)" },
     ]);
   });
 
@@ -137,7 +137,16 @@ describe('functions: main, replay, status', () => {
     });
     const next = status.pipelines[0]!.cursor!.next;
     const through = previous(next);
-    expect(status.pipelines).toEqual([
+    // No aggregate worker runs in this stack: its three tasks wait in its queue, in flight, and its
+    // completed-through state stays before the first of them.
+    expect(status.pipelines[1]).toMatchObject({
+      name: 'aggregate',
+      completedThrough: previous(S(0)),
+      tasks: { inFlight: 3, failed: 0, failures: [], truncated: false },
+      queueMessages: 3,
+      poisonMessages: 0,
+    });
+    expect(status.pipelines.slice(0, 1)).toEqual([
       {
         name: 'curate',
         queue: 'curate-tasks',
