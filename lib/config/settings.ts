@@ -73,6 +73,15 @@ export const SettingsSchema = z.object({
   /** DuckDB memory limit per instance, in MiB (spills to the temp folder beyond it). */
   DUCKDB_MEMORY_MB: int(128, 64 * 1024).default(1024),
 
+  /** Master secret from which each tenant's webhook signing secret is derived. */
+  WEBHOOK_SIGNING_SECRET: z.string().min(16).default('local-development-webhook-secret'),
+  /** Delivery attempts of an alert webhook before it goes to alerts-poison. */
+  NOTIFY_MAX_ATTEMPTS: int(1, 20).default(8),
+  /** First retry delay of a failed webhook delivery, in seconds; doubled after each failure (at most an hour). */
+  NOTIFY_BACKOFF_SECONDS: int(0, 3600).default(10),
+  /** Plain-http webhooks to loopback (local development only). */
+  NOTIFY_ALLOW_HTTP_LOOPBACK: bool.default(false),
+
   /** Whether the health endpoint also probes Cosmos DB. */
   HEALTH_CHECK_COSMOS: bool.default(true),
 });

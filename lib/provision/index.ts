@@ -1,3 +1,5 @@
+import { alertsContainer, alertsQueue } from '../alerts/evaluate.js';
+import { alertRulesTable } from '../alerts/store.js';
 import { blockIndexTable } from '../landing/blockIndex.js';
 import { landingTable } from '../landing/watermarks.js';
 import { controlTable } from '../main/control.js';
@@ -30,10 +32,15 @@ export const resources: Resources = {
     controlTable,
     taskLogTable,
     metricDefinitionsTable,
+    alertRulesTable,
   ],
-  queues: productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
+  queues: [
+    ...productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
+    alertsQueue,
+    `${alertsQueue}-poison`,
+  ],
   containers: [leaseContainer],
-  cosmosContainers: [metricsContainer],
+  cosmosContainers: [metricsContainer, alertsContainer],
 };
 
 export async function provision(

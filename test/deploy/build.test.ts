@@ -40,6 +40,7 @@ describe('the deployable build', () => {
 
     expect(built.map((f) => f.name)).toEqual([
       'aggregate',
+      'alertRules',
       'curate',
       'getConfig',
       'getPackage',
@@ -48,6 +49,7 @@ describe('the deployable build', () => {
       'land',
       'main',
       'metricDefinitions',
+      'notify',
       'postPackage',
       'putConfig',
       'replay',

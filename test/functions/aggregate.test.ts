@@ -1,5 +1,10 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
+import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { alertsContainer } from '../../lib/alerts/evaluate.js';
+import { SIGNATURE_HEADER, tenantWebhookSecret, verifySignature } from '../../lib/alerts/signing.js';
 import { blobLake } from '../../lib/lake/index.js';
 import { blockIndexTable } from '../../lib/landing/blockIndex.js';
 import { landBatch } from '../../lib/landing/land.js';
@@ -15,6 +20,39 @@ import { until } from '../helpers/until.js';
 
 const adminKey = 'aggregate-admin-key-0123456789';
 let stack: TestStack;
+
+/** A webhook receiver on loopback: what it was sent, answering `status`. */
+function receiver(status: number) {
+  const received: { body: string; signature: string; alertId: string }[] = [];
+  const server: Server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => {
+      body += c;
+    });
+    req.on('end', () => {
+      received.push({
+        body,
+        signature: String(req.headers[SIGNATURE_HEADER]),
+        alertId: String(req.headers['x-telemetry-alert-id']),
+      });
+      res.writeHead(status).end();
+    });
+  });
+  return {
+    received,
+    server,
+    async start() {
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    },
+  };
+}
+const admin = (init: RequestInit = {}) => ({
+  ...init,
+  headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', ...init.headers },
+});
+const ok = receiver(204);
+const broken = receiver(500);
 
 // Two minutes of an hour ago: closed at once (the local Event Hubs partitions are empty).
 const base = new Date(Date.now() - 60 * 60_000);
@@ -53,12 +91,38 @@ function alarms(minute: number): string[] {
 
 beforeAll(async () => {
   stack = await startTestStack({
-    modules: ['functions/main.ts', 'functions/aggregate.ts', 'functions/metricDefinitions.ts'],
-    settings: { TELEMETRY_ADMIN_KEY: adminKey, MAIN_SCHEDULE: '*/1 * * * * *' },
+    modules: [
+      'functions/main.ts',
+      'functions/aggregate.ts',
+      'functions/metricDefinitions.ts',
+      'functions/alertRules.ts',
+      'functions/notify.ts',
+      'functions/replay.ts',
+    ],
+    settings: {
+      TELEMETRY_ADMIN_KEY: adminKey,
+      MAIN_SCHEDULE: '*/1 * * * * *',
+      NOTIFY_ALLOW_HTTP_LOOPBACK: 'true',
+      NOTIFY_MAX_ATTEMPTS: '2',
+      NOTIFY_BACKOFF_SECONDS: '0',
+    },
     adjustHostJson: (h) => {
       h.extensions.queues.maxPollingInterval = 200;
     },
   });
+  // Alert rules before the data: more than 3 alarms of a station in a minute, to a receiver that
+  // takes them and to one that always fails.
+  for (const [name, url] of [
+    ['busy', await ok.start()],
+    ['busy-broken', await broken.start()],
+  ] as const) {
+    const rule = { metric: 'alarms', window: '1m', op: '>', threshold: 3, webhook: url };
+    const r = await stack.fetch(
+      `/api/v1/alerts/rules/${name}?tenant=acme`,
+      admin({ method: 'PUT', body: JSON.stringify(rule) }),
+    );
+    expect(r.status).toBe(200);
+  }
   const s = services();
   // Landed as the land function lands them, an hour ago.
   for (const [minute, seq] of [
@@ -95,13 +159,11 @@ beforeAll(async () => {
   }
 });
 afterAll(async () => {
+  ok.server.close();
+  broken.server.close();
   await stack?.stop();
 });
 
-const admin = (init: RequestInit = {}) => ({
-  ...init,
-  headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', ...init.headers },
-});
 const definitions = (name = '') => `/api/v1/metrics/definitions/${name}?tenant=acme`;
 
 async function hourValues(metric: MetricDefinition, version: number): Promise<Record<string, number>> {
@@ -215,5 +277,79 @@ describe('functions: aggregate and metric definitions', () => {
       metrics: { name: string }[];
     };
     expect(list.metrics.map((m) => m.name)).toEqual([...builtinMetrics.map((m) => m.name), 'hot']);
+  });
+
+  it('an alert fires once per station and minute, reaches the webhook signed, and never twice across a replay', async () => {
+    const expectedIds = await until('six deliveries', () =>
+      ok.received.length >= 6 ? ok.received.map((r) => r.alertId).sort() : undefined,
+    );
+    const secret = tenantWebhookSecret('local-development-webhook-secret', 'acme');
+    for (const r of ok.received)
+      expect(verifySignature(secret, r.body, r.signature, Math.floor(Date.now() / 1000))).toBe(true);
+    expect(
+      verifySignature(
+        secret,
+        `${ok.received[0]!.body} `,
+        ok.received[0]!.signature,
+        Math.floor(Date.now() / 1000),
+      ),
+    ).toBe(false);
+    const bodies = ok.received.map(
+      (r) => JSON.parse(r.body) as { group: Record<string, string>; value: number; windowStart: string },
+    );
+    expect(bodies.map((b) => `${b.group['data.stationId']} ${b.windowStart} ${b.value}`).sort()).toEqual(
+      [0, 1, 2]
+        .flatMap((st) => [0, 1].map((m) => `bts-${st} ${new Date(t0 + m * 60_000).toISOString()} 4`))
+        .sort(),
+    );
+
+    // The same states again: the alerts exist already, nothing is raised or sent twice.
+    const replay = await stack.fetch(
+      '/api/v1/replay',
+      admin({
+        method: 'POST',
+        body: JSON.stringify({
+          pipeline: 'aggregate',
+          from: new Date(t0).toISOString(),
+          to: new Date(t0 + 60_000).toISOString(),
+          id: 'alerts-again',
+        }),
+      }),
+    );
+    expect(replay.status).toBe(202);
+    await until('the replay done', async () => {
+      const rows = await listTaskLog(services().table(taskLogTable), 'aggregate', 'replay-alerts-again');
+      return rows.length === 2 && rows.every((r) => r.status === 'done') ? true : undefined;
+    });
+    const { resources } = await services()
+      .cosmosContainer(alertsContainer)
+      .items.query("SELECT * FROM c WHERE c.rule = 'busy'")
+      .fetchAll();
+    expect(resources.map((a) => a.id).sort()).toEqual(expectedIds);
+    expect(resources.every((a) => a.delivery.status === 'delivered')).toBe(true);
+    expect(ok.received.length).toBe(6);
+  });
+
+  it('a webhook that answers 500 is retried, then parked in alerts-poison; aggregation is not held up', async () => {
+    const queues = QueueServiceClient.fromConnectionString(stack.settings.TelemetryStorage!);
+    const poisoned = await until('six alerts poisoned', async () => {
+      const p = await queues
+        .getQueueClient('alerts-poison')
+        .getProperties()
+        .catch(() => undefined);
+      return (p?.approximateMessagesCount ?? 0) >= 6 ? p!.approximateMessagesCount : undefined;
+    });
+    expect(poisoned).toBe(6);
+    // Two attempts each (NOTIFY_MAX_ATTEMPTS), and each alert recorded as failed.
+    expect(broken.received.length).toBe(12);
+    const { resources } = await services()
+      .cosmosContainer(alertsContainer)
+      .items.query("SELECT * FROM c WHERE c.rule = 'busy-broken'")
+      .fetchAll();
+    expect(resources.map((a) => [a.delivery.status, a.delivery.attempts, a.delivery.lastError])).toEqual(
+      Array(6).fill(['failed', 2, 'HTTP 500']),
+    );
+    const rows = await listTaskLog(services().table(taskLogTable), 'aggregate', 'live');
+    expect(rows.every((r) => r.status === 'done')).toBe(true);
   });
 });
