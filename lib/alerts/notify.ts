@@ -42,7 +42,7 @@ export async function deliverAlert(deps: NotifyDeps, input: unknown): Promise<No
   );
   const item = deps.alerts.item(message.id, message.pk);
   const { resource: alert } = await item.read<AlertDoc>();
-  if (!alert || !alert.webhook || alert.delivery.status === 'delivered') return 'skipped';
+  if (!alert?.webhook || alert.delivery.status === 'delivered') return 'skipped';
   const problem = webhookProblem(alert.webhook, deps.allowHttpLoopback);
   let error: string | undefined = problem && `webhook refused: ${problem}`;
   if (!error) {
