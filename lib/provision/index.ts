@@ -10,6 +10,7 @@ import { productionPipelines } from '../pipelines/registry.js';
 import type { Services } from '../services/index.js';
 import { taskLogTable } from '../tasklog/index.js';
 import { tenantTables } from '../tenants/tables.js';
+import { usersContainer } from '../users/lookup.js';
 
 /**
  * The resources the app expects to exist. In Azure `bicep/` creates them; locally the dev
@@ -40,7 +41,7 @@ export const resources: Resources = {
     `${alertsQueue}-poison`,
   ],
   containers: [leaseContainer],
-  cosmosContainers: [metricsContainer, alertsContainer],
+  cosmosContainers: [metricsContainer, alertsContainer, usersContainer],
 };
 
 export async function provision(

@@ -54,6 +54,7 @@ describe('the deployable build', () => {
       'putConfig',
       'replay',
       'status',
+      'users',
     ]);
     expect(built).toEqual(local);
     expect(built.find((f) => f.name === 'land')).toMatchObject({

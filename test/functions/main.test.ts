@@ -95,7 +95,7 @@ describe('functions: main, replay, status', () => {
     );
     expect([unknown.status, await unknown.json()]).toEqual([
       404,
-      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: curate, aggregate)" },
+      { code: 'UNKNOWN_PIPELINE', message: "No pipeline 'nope' (known: curate, aggregate, users)" },
     ]);
   });
 

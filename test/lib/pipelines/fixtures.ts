@@ -19,8 +19,10 @@ import type { AggregateDeps } from '../../../lib/pipelines/aggregate/aggregate.j
 import type { CurateDeps } from '../../../lib/pipelines/curate/curate.js';
 import { shardBlocks } from '../../../lib/pipelines/shards.js';
 import { type TaskMessage, taskIdOf } from '../../../lib/pipelines/task.js';
+import type { UsersDeps } from '../../../lib/pipelines/users/users.js';
 import { limiter } from '../../../lib/pool/index.js';
 import { stateIdOf } from '../../../lib/temporal/index.js';
+import { usersContainer } from '../../../lib/users/lookup.js';
 
 export const t0 = Date.UTC(2026, 10, 22, 10, 0, 0);
 export const minute = 60_000;
@@ -83,6 +85,9 @@ export interface PipelineHarness {
   /** The tasks main would send for (state, tenant) with this byte budget per shard. */
   tasks(stateId: string, tenant: string, maxBytes?: number, run?: string): Promise<TaskMessage[]>;
   curateDeps(horizonMinutes?: number): CurateDeps;
+  usersDeps(): UsersDeps;
+  /** The `users` container of the database of this reset. */
+  users: Container;
   aggregateDeps(definitions?: MetricVersion[] | ((tenant: string) => MetricVersion[])): AggregateDeps;
   /** Every curated row of a tenant, read back by DuckDB from a copy of the curated zone. */
   curated(tenant: string): Promise<Record<string, unknown>[]>;
@@ -117,6 +122,9 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
         partitionKey: { paths: ['/pk'] },
       });
       h.metrics = container;
+      h.users = (
+        await database.containers.createIfNotExists({ id: usersContainer, partitionKey: { paths: ['/pk'] } })
+      ).container;
       h.container = service.getContainerClient(`lake${run}`);
       await h.container.create();
       h.lake = blobLake(h.container);
@@ -170,6 +178,9 @@ export async function startPipelineHarness(): Promise<PipelineHarness> {
         tmpDir: tmp,
         limit: limiter(4),
       };
+    },
+    usersDeps(): UsersDeps {
+      return { ...h.curateDeps(), users: h.users };
     },
     aggregateDeps(definitions?: MetricVersion[] | ((tenant: string) => MetricVersion[])): AggregateDeps {
       return {
