@@ -17,14 +17,15 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { freePorts, startStack } from '../dev/stack.js';
+import { ensureDevTenant } from '../dev/tenant.js';
 import { compileBlocklist } from '../lib/ingest/blocklist.js';
-import { defaultLimits } from '../lib/ingest/limits.js';
 import type { TenantRules } from '../lib/ingest/pipeline.js';
 import { compilePolicy, pseudonymizerFor } from '../lib/ingest/privacy.js';
 import type { Publisher } from '../lib/ingest/publisher.js';
 import { ingestEvents } from '../lib/ingest/request.js';
 import { services } from '../lib/services/index.js';
-import { ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { tenantStores } from '../lib/tenants/index.js';
+import { defaultLimits } from '../test/helpers/limits.js';
 
 const EVENTS_PER_REQUEST = 1000;
 const DISTINCT_REQUESTS = 32;

@@ -33,6 +33,3 @@ export function compileBlocklist(patterns: readonly string[]): Blocklist {
     },
   };
 }
-
-/** A blocklist pattern is an event name, optionally ending in `.*`, or `*`. */
-export const BLOCKLIST_PATTERN = /^(\*|[A-Za-z][A-Za-z0-9_.-]{0,127}(\.\*)?)$/;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { PackageStats } from '../tenants/packages.js';
 import {
   type BodyItem,
   checkDeclaredLength,
@@ -12,6 +11,7 @@ import {
   streamLines,
 } from './body.js';
 import { IngestError } from './errors.js';
+import type { PackageStats } from './packageStore.js';
 import { MAX_REPORTED_ERRORS, processItems, publishAll, type TenantRules } from './pipeline.js';
 import type { IngestDeps, IngestRequest } from './request.js';
 

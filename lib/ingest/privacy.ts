@@ -1,17 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Core, UserKind } from '../schema/index.js';
-
-/** A tenant's privacy rules (admin-managed, kept with the tenant; never sent to clients). */
-export interface PrivacyPolicy {
-  /** Extra field names hashed for external users, wherever they appear at the top of core, data or custom. */
-  sensitiveFields: string[];
-  /** Email domains whose users are `internal` when the client does not say (e.g. `contoso.com`). */
-  internalDomains: string[];
-  /** User or device ids that are `internal` when the client does not say. */
-  internalIds: string[];
-}
-
-export const emptyPolicy: PrivacyPolicy = { sensitiveFields: [], internalDomains: [], internalIds: [] };
+import type { PrivacyPolicy } from '../tenants/policy.js';
 
 /** Fields pseudonymised for every tenant (the seed rules). */
 export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId'] as const;
@@ -133,24 +122,4 @@ export function privateCore(core: Core, kind: UserKind, policy: CompiledPolicy, 
     if (typeof value === 'string') (out as Record<string, string>)[field] = p.pseudonym(value);
   }
   return out;
-}
-
-/** A copy of `fields` (data or custom) with sensitive names pseudonymised; the same object when none occur. */
-export function privateFields<T extends Record<string, unknown>>(
-  fields: T | undefined,
-  policy: CompiledPolicy,
-  p: Pseudonymizer,
-): T | undefined {
-  if (!fields) return fields;
-  let out: T | undefined;
-  for (const name of policy.fields) {
-    if (!Object.hasOwn(fields, name)) continue;
-    const value = fields[name];
-    if (value === undefined || value === null) continue;
-    out ??= { ...fields };
-    (out as Record<string, unknown>)[name] = p.pseudonym(
-      typeof value === 'string' ? value : JSON.stringify(value),
-    );
-  }
-  return out ?? fields;
 }

@@ -51,14 +51,3 @@ export function eventHubPublisher(producer: EventHubProducerClient): Publisher {
     },
   };
 }
-
-/** An in-process publisher that keeps packs in memory (tests, benchmarks). */
-export function memoryPublisher(): Publisher & { packs: Pack[] } {
-  const packs: Pack[] = [];
-  return {
-    packs,
-    async publish(list) {
-      packs.push(...list);
-    },
-  };
-}

@@ -1,5 +1,5 @@
 import { type BodySource, bodyFormat, checkDeclaredLength, isGzip, parseBody, readDecoded } from './body.js';
-import { errorBody, IngestError } from './errors.js';
+import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
 import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
@@ -18,13 +18,6 @@ export interface IngestDeps {
 export interface IngestRequest {
   headers: Headers;
   body: BodySource | null;
-}
-
-/** JSON response of the ingest endpoints: status, headers and body. */
-export interface JsonResponse {
-  status: number;
-  headers?: Record<string, string>;
-  jsonBody: unknown;
 }
 
 /** POST /v1/events for an authenticated tenant: decode, validate, pack, publish. */
@@ -55,18 +48,4 @@ export async function ingestEvents(
   });
   await publishAll(deps.publisher, await packs);
   return outcome;
-}
-
-/** 202 when anything was accepted (or silently dropped), 400 with the same shape when nothing was. */
-export function outcomeResponse(outcome: Outcome): JsonResponse {
-  const status = outcome.accepted > 0 || outcome.rejected === 0 ? 202 : 400;
-  return { status, jsonBody: outcome };
-}
-
-/** The response for a thrown error: an IngestError's status and code, or a 500 that leaks nothing. */
-export function errorResponse(err: unknown): JsonResponse {
-  if (err instanceof IngestError) {
-    return { status: err.status, headers: err.headers, jsonBody: errorBody(err) };
-  }
-  return { status: 500, jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' } };
 }

@@ -62,8 +62,7 @@ export function jsonValue(value: unknown, plain: boolean): string | undefined {
 
 /**
  * `JSON.stringify` of an object whose top-level fields named in `sensitive` are replaced by their
- * pseudonym (of the string, or of the JSON of any other non-null value), as `privateFields` does,
- * without copying the object first.
+ * pseudonym (of the string, or of the JSON of any other non-null value), without copying the object.
  */
 export function jsonObject(
   fields: Record<string, unknown>,

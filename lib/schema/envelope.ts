@@ -2,6 +2,11 @@ import { z } from 'zod';
 
 /** Envelope rules from DESIGN.md, named once so the fast path in lib/ingest uses the same values. */
 export const EVENT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A rule naming events in tenant config (blocklist, sampling): an event name, `prefix.*` (every
+ * name that starts with `prefix.`), or `*` (every name).
+ */
+export const EVENT_RULE_PATTERN = /^(\*|[A-Za-z][A-Za-z0-9_.-]{0,127}(\.\*)?)$/;
 export const MAX_ID_LENGTH = 64;
 export const MAX_CUSTOM_KEYS = 64;
 export const MAX_CUSTOM_KEY_LENGTH = 128;

@@ -1,15 +1,15 @@
 import type { TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { isStatus } from '../clients/errors.js';
-import { BLOCKLIST_PATTERN } from '../ingest/blocklist.js';
-import { IngestError } from '../ingest/errors.js';
+import { EVENT_RULE_PATTERN } from '../schema/index.js';
+import { TenantError } from './errors.js';
 import { TtlCache } from './ttl-cache.js';
 
 /** Dynamic telemetry a tenant's clients download (GET /v1/config) and ingest enforces. */
 export const DynamicConfigSchema = z.strictObject({
   /** Event names (`name`, `prefix.*`, `*`) clients must not send; ingest drops them too. */
   blocklist: z
-    .array(z.string().regex(BLOCKLIST_PATTERN, 'expected an event name, `prefix.*` or `*`'))
+    .array(z.string().regex(EVENT_RULE_PATTERN, 'expected an event name, `prefix.*` or `*`'))
     .max(1000)
     .default([]),
   /** Share of events to keep per event name (clients sample), 0..1. */
@@ -74,12 +74,12 @@ export class ConfigStore {
     const parsed = DynamicConfigSchema.safeParse(input);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new IngestError('CONFIG_INVALID', `${issue.path.join('.') || 'config'}: ${issue.message}`);
+      throw new TenantError('CONFIG_INVALID', `${issue.path.join('.') || 'config'}: ${issue.message}`);
     }
     for (let attempt = 0; attempt < 5; attempt++) {
       const { current, tableEtag } = await this.read(tenant);
       if (ifMatch && ifMatch !== '*' && ifMatch !== current.etag) {
-        throw new IngestError(
+        throw new TenantError(
           'PRECONDITION_FAILED',
           `The config changed (now ${current.etag}): fetch it and retry`,
         );
@@ -96,6 +96,6 @@ export class ConfigStore {
       this.cache.delete(tenant);
       return { config: parsed.data, version, etag: configEtag(tenant, version) };
     }
-    throw new IngestError('PRECONDITION_FAILED', 'The config is being changed concurrently: retry');
+    throw new TenantError('PRECONDITION_FAILED', 'The config is being changed concurrently: retry');
   }
 }

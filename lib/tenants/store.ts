@@ -1,16 +1,8 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
 import { isStatus } from '../clients/errors.js';
-import { IngestError } from '../ingest/errors.js';
-import { emptyPolicy, type PrivacyPolicy } from '../ingest/privacy.js';
-import { apiKeyFrom, hashKey } from './keys.js';
+import { hashKey } from './keys.js';
+import { emptyPolicy, type PrivacyPolicy, PrivacyPolicySchema } from './policy.js';
 import { TtlCache } from './ttl-cache.js';
-
-export const PrivacyPolicySchema = z.strictObject({
-  sensitiveFields: z.array(z.string().min(1).max(128)).max(100).default([]),
-  internalDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
-  internalIds: z.array(z.string().min(1).max(256)).max(10_000).default([]),
-});
 
 export interface Tenant {
   id: string;
@@ -65,6 +57,7 @@ export class TenantStore {
     this.byKey.delete(hashKey(key));
   }
 
+  /** The tenant a key belongs to, or undefined for an unknown key. */
   async tenantForKey(key: string): Promise<Tenant | undefined> {
     const hash = hashKey(key);
     return this.byKey.get(hash, async () => {
@@ -76,21 +69,5 @@ export class TenantStore {
         throw err;
       }
     });
-  }
-
-  /** The caller's tenant, or the 401/403 that explains why there is none. */
-  async authenticate(headers: Headers): Promise<Tenant> {
-    const key = apiKeyFrom(headers);
-    if (!key) {
-      throw new IngestError(
-        'AUTH_REQUIRED',
-        'Send your tenant API key in "Authorization: Bearer <key>" or "x-api-key"',
-      );
-    }
-    const tenant = await this.tenantForKey(key);
-    if (!tenant)
-      throw new IngestError('AUTH_INVALID', 'The API key is not known: check it or ask for a new one');
-    if (tenant.disabled) throw new IngestError('FORBIDDEN', `Tenant ${tenant.id} is disabled`);
-    return tenant;
   }
 }

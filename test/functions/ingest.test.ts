@@ -1,8 +1,9 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureDevTenant } from '../../dev/tenant.js';
 import { services } from '../../lib/services/index.js';
-import { ensureDevTenant, tenantStores } from '../../lib/tenants/index.js';
+import { tenantStores } from '../../lib/tenants/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
 

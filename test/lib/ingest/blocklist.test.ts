@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { BLOCKLIST_PATTERN, compileBlocklist } from '../../../lib/ingest/blocklist.js';
+import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
+import { EVENT_RULE_PATTERN } from '../../../lib/schema/index.js';
 
 describe('blocklist', () => {
   const list = compileBlocklist(['debug.*', 'noise', 'a.b.*']);
@@ -30,5 +31,5 @@ describe('blocklist', () => {
     ['de*bug', false],
     ['.*', false],
     ['', false],
-  ])('pattern %s valid: %s', (p, ok) => expect(BLOCKLIST_PATTERN.test(p)).toBe(ok));
+  ])('pattern %s valid: %s', (p, ok) => expect(EVENT_RULE_PATTERN.test(p)).toBe(ok));
 });

@@ -1,11 +1,12 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
 import { ingestPackage } from '../../../lib/ingest/package.js';
-import { compilePolicy, emptyPolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
-import { memoryPublisher } from '../../../lib/ingest/publisher.js';
-import type { PackageStats } from '../../../lib/tenants/packages.js';
+import type { PackageStats } from '../../../lib/ingest/packageStore.js';
+import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { emptyPolicy } from '../../../lib/tenants/policy.js';
+import { defaultLimits } from '../../helpers/limits.js';
+import { memoryPublisher } from '../../helpers/memoryPublisher.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const rules = {

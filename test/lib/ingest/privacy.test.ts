@@ -2,13 +2,13 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   compilePolicy,
-  emptyPolicy,
   Pseudonymizer,
   privateCore,
-  privateFields,
   resolveUserKind,
   tenantKey,
 } from '../../../lib/ingest/privacy.js';
+import { emptyPolicy } from '../../../lib/tenants/policy.js';
+import { privateFields } from '../../helpers/privateFields.js';
 
 const secret = 'test-privacy-secret-0123456789';
 const p = Pseudonymizer.forTenant(secret, 't1');

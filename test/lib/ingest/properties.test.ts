@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody, readDecoded } from '../../../lib/ingest/body.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
 import { processItems } from '../../../lib/ingest/pipeline.js';
-import { compilePolicy, emptyPolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
 import { validateEvent } from '../../../lib/ingest/validate.js';
 import { dataModelFor, EnvelopeSchema } from '../../../lib/schema/index.js';
+import { emptyPolicy } from '../../../lib/tenants/policy.js';
+import { defaultLimits } from '../../helpers/limits.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const rules = {

@@ -1,16 +1,28 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { errorResponse, outcomeResponse } from '../../../lib/http/responses.js';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
 import type { TenantRules } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
-import { memoryPublisher, type Publisher } from '../../../lib/ingest/publisher.js';
-import { errorResponse, ingestEvents, outcomeResponse } from '../../../lib/ingest/request.js';
+import type { Publisher } from '../../../lib/ingest/publisher.js';
+import { ingestEvents } from '../../../lib/ingest/request.js';
 import { RawEventSchema } from '../../../lib/schema/index.js';
+import { defaultLimits } from '../../helpers/limits.js';
+import { memoryPublisher } from '../../helpers/memoryPublisher.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const clock = () => now;
+/** A request log that keeps what it was told. */
+function testLog() {
+  const lines: unknown[][] = [];
+  return {
+    lines,
+    invocationId: 'inv-1',
+    warn: (...args: unknown[]) => lines.push(['warn', ...args]),
+    error: (...args: unknown[]) => lines.push(['error', ...args]),
+  };
+}
 const pseudonymizer = Pseudonymizer.forTenant('test-privacy-secret-0123456789', 't1');
 
 function rules(overrides: Partial<TenantRules> = {}): TenantRules {
@@ -182,7 +194,7 @@ describe('ingestEvents', () => {
     });
     const err = await run.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IngestError);
-    expect(errorResponse(err)).toEqual({
+    expect(errorResponse(err, testLog())).toEqual({
       status: 503,
       headers: { 'retry-after': '5' },
       jsonBody: { code: 'PUBLISH_UNAVAILABLE', message: expect.stringContaining('resend') },
@@ -207,13 +219,16 @@ describe('ingestEvents', () => {
       clock,
       limits: defaultLimits,
     }).catch((e: unknown) => e);
-    expect(errorResponse(err)).toMatchObject({ status, jsonBody: { code } });
+    expect(errorResponse(err, testLog())).toMatchObject({ status, jsonBody: { code } });
   });
 
-  it('hides unexpected errors behind a 500 without details', () => {
-    expect(errorResponse(new Error('secret detail'))).toEqual({
+  it('hides unexpected errors behind a 500 without details, and logs them with the invocation id', () => {
+    const log = testLog();
+    const err = new Error('secret detail');
+    expect(errorResponse(err, log)).toEqual({
       status: 500,
-      jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' },
+      jsonBody: { code: 'INTERNAL', message: 'The request failed unexpectedly; retry later' },
     });
+    expect(log.lines).toEqual([['error', 'invocation inv-1: 500 INTERNAL:', err]]);
   });
 });

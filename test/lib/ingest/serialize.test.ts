@@ -3,18 +3,13 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody } from '../../../lib/ingest/body.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
+import { canonicalUtcMs } from '../../../lib/ingest/eventTime.js';
 import { processItems, type TenantRules } from '../../../lib/ingest/pipeline.js';
-import {
-  compilePolicy,
-  Pseudonymizer,
-  privateCore,
-  privateFields,
-  resolveUserKind,
-} from '../../../lib/ingest/privacy.js';
+import { compilePolicy, Pseudonymizer, privateCore, resolveUserKind } from '../../../lib/ingest/privacy.js';
 import { escapeFree, jsonValue, quote } from '../../../lib/ingest/serialize.js';
-import { canonicalUtcMs } from '../../../lib/ingest/validate.js';
 import { dataModelFor, EnvelopeSchema, USER_KINDS } from '../../../lib/schema/index.js';
+import { defaultLimits } from '../../helpers/limits.js';
+import { privateFields } from '../../helpers/privateFields.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const rules: TenantRules = {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENT_AGE_MS, MAX_EVENT_LEAD_MS, validateEvent } from '../../../lib/ingest/validate.js';
+import { MAX_EVENT_AGE_MS, MAX_EVENT_LEAD_MS } from '../../../lib/ingest/eventTime.js';
+import { validateEvent } from '../../../lib/ingest/validate.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const opts = { now, maxDepth: 16 };

@@ -1,11 +1,12 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Azurite, startAzurite } from '../../../dev/emulators/azurite.js';
+import { ensureDevTenant } from '../../../dev/tenant.js';
+import { authenticateTenant } from '../../../lib/auth/tenantKey.js';
+import { PackageStore } from '../../../lib/ingest/packageStore.js';
 import { ConfigStore } from '../../../lib/tenants/config.js';
-import { ensureDevTenant } from '../../../lib/tenants/dev.js';
 import { hashKey } from '../../../lib/tenants/keys.js';
 import { OptOutStore } from '../../../lib/tenants/optouts.js';
-import { PackageStore } from '../../../lib/tenants/packages.js';
 import { TenantStore } from '../../../lib/tenants/store.js';
 
 let azurite: Azurite;
@@ -42,7 +43,7 @@ describe('TenantStore', () => {
     const store = new TenantStore(tables.tenants!, tables.apikeys!, 0);
     await store.putTenant('off', {}, true);
     await store.addKey('off', 'disabled-key-0123456789');
-    await expect(store.authenticate(new Headers(headers))).rejects.toMatchObject({ status, code });
+    expect(await authenticateTenant(new Headers(headers), store)).toMatchObject({ ok: false, status, code });
   });
 
   it('caches lookups for CONFIG_CACHE_SECONDS', async () => {

@@ -1,6 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { isStatus } from '../clients/errors.js';
-import type { EventError } from '../ingest/errors.js';
+import type { EventError } from './errors.js';
 
 /** What GET /v1/packages/{id} reports about an uploaded telemetry file. */
 export interface PackageStats {

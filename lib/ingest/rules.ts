@@ -1,9 +1,9 @@
-import { type Blocklist, compileBlocklist } from '../ingest/blocklist.js';
-import type { TenantRules } from '../ingest/pipeline.js';
-import { type CompiledPolicy, compilePolicy, pseudonymizerFor } from '../ingest/privacy.js';
-import type { ConfigStore } from './config.js';
-import type { OptOutStore } from './optouts.js';
-import type { Tenant } from './store.js';
+import type { ConfigStore } from '../tenants/config.js';
+import type { OptOutStore } from '../tenants/optouts.js';
+import type { Tenant } from '../tenants/store.js';
+import { type Blocklist, compileBlocklist } from './blocklist.js';
+import type { TenantRules } from './pipeline.js';
+import { type CompiledPolicy, compilePolicy, pseudonymizerFor } from './privacy.js';
 
 /** Compiled forms, recompiled only when the tenant or config version changes. */
 const compiled = new WeakMap<object, CompiledPolicy>();

@@ -1,0 +1,40 @@
+import { IngestError } from '../ingest/errors.js';
+import { ingestPackage } from '../ingest/package.js';
+import type { HttpDeps } from './deps.js';
+import type { ApiRequest, RequestLog } from './request.js';
+import { guarded, type JsonResponse, outcomeResponse } from './responses.js';
+import { callerRules, callerTenant } from './tenant.js';
+
+/** POST /v1/packages */
+export function handlePostPackage(
+  request: ApiRequest,
+  deps: HttpDeps,
+  log: RequestLog,
+): Promise<JsonResponse> {
+  return guarded(log, async () => {
+    const caller = await callerRules(request, deps);
+    if ('denied' in caller) return caller.denied;
+    const stats = await ingestPackage(request, caller.rules, {
+      ...deps.ingest,
+      maxPackageBytes: deps.settings.INGEST_MAX_PACKAGE_BYTES,
+      save: (st) => deps.packages.save(st),
+    });
+    return { ...outcomeResponse(stats), headers: { location: `v1/packages/${stats.id}` } };
+  });
+}
+
+/** GET /v1/packages/{id} (the tenant's own packages only) */
+export function handleGetPackage(
+  request: ApiRequest,
+  deps: HttpDeps,
+  log: RequestLog,
+): Promise<JsonResponse> {
+  return guarded(log, async () => {
+    const caller = await callerTenant(request, deps);
+    if ('denied' in caller) return caller.denied;
+    const id = request.params?.id ?? '';
+    const stats = await deps.packages.get(caller.tenant.id, id);
+    if (!stats) throw new IngestError('NOT_FOUND', `No package ${id} for this tenant`);
+    return { status: 200, jsonBody: stats };
+  });
+}

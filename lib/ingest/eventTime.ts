@@ -1,0 +1,94 @@
+import { fail, type Validation, type ValidEvent } from './event.js';
+
+/** How far from the server's clock an event time may be (DESIGN.md). */
+export const MAX_EVENT_AGE_MS = 7 * 24 * 3600 * 1000;
+export const MAX_EVENT_LEAD_MS = 3600 * 1000;
+
+/** `event.timeMs` is the instant when the fast path already knows it (canonical UTC), else NaN. */
+export function checkTime(event: ValidEvent, time: string | number, now: number): Validation {
+  const canonical = typeof time === 'string' && !Number.isNaN(event.timeMs);
+  const ms = canonical ? event.timeMs : typeof time === 'number' ? time : Date.parse(time);
+  if (!Number.isFinite(ms)) return fail('INVALID_TIME', 'time', `time: ${String(time)} is not a real date`);
+  if (ms < now - MAX_EVENT_AGE_MS) {
+    return fail(
+      'TIME_TOO_OLD',
+      'time',
+      'time is more than 7 days before the server time: the event is too old to accept',
+    );
+  }
+  if (ms > now + MAX_EVENT_LEAD_MS) {
+    return fail(
+      'TIME_IN_FUTURE',
+      'time',
+      'time is more than 1 hour after the server time: check the device clock',
+    );
+  }
+  event.timeMs = ms;
+  event.time = canonical ? (time as string) : new Date(ms).toISOString();
+  return { ok: true, event };
+}
+
+const monthDays = [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+/**
+ * The instant of a time that is already what `toISOString` prints (`YYYY-MM-DDTHH:mm:ss.sssZ`,
+ * every field in range), else NaN. The common case so skips the ISO regex, `Date.parse` and a Date
+ * round-trip; anything else, such as `02-30` (which Date.parse rolls over to March), is normalised
+ * by the slow path instead. Exported for the property test against `Date.parse`.
+ */
+export function canonicalUtcMs(s: string): number {
+  if (
+    s.length !== 24 ||
+    s.charCodeAt(4) !== 45 /* - */ ||
+    s.charCodeAt(7) !== 45 ||
+    s.charCodeAt(10) !== 84 /* T */ ||
+    s.charCodeAt(13) !== 58 /* : */ ||
+    s.charCodeAt(16) !== 58 ||
+    s.charCodeAt(19) !== 46 /* . */ ||
+    s.charCodeAt(23) !== 90 /* Z */
+  )
+    return Number.NaN;
+  // A non-digit makes its field -1, which the range checks below reject.
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  const millis = digits(s, 20, 3);
+  if (year < 0 || month < 1 || month > 12 || day < 1 || day > monthDays[month]!) return Number.NaN;
+  if (month === 2 && day === 29 && (year % 4 !== 0 || (year % 100 === 0 && year % 400 !== 0)))
+    return Number.NaN;
+  if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59 || millis < 0)
+    return Number.NaN;
+  // Events of one request share a few dates: remember the last one's day number.
+  const date = year * 10_000 + month * 100 + day;
+  if (date !== lastDate) {
+    lastDays = daysFromCivil(year, month, day);
+    lastDate = date;
+  }
+  return lastDays * 86_400_000 + hour * 3_600_000 + minute * 60_000 + second * 1000 + millis;
+}
+
+let lastDate = -1;
+let lastDays = 0;
+
+/** The decimal number in `s[at, at + n)`, or -1 if any of those characters is not a digit. */
+function digits(s: string, at: number, n: number): number {
+  let value = 0;
+  for (let i = at; i < at + n; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil). */
+function daysFromCivil(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
