@@ -30,7 +30,7 @@ export type EventErrorCode =
   | 'UNKNOWN_FIELD'
   | 'INVALID_FIELD'
   | 'INVALID_NAME'
-  | 'INVALID_TIME'
+  | 'TIME_INVALID'
   | 'TIME_TOO_OLD'
   | 'TIME_IN_FUTURE'
   | 'INVALID_DATA';

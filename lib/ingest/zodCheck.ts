@@ -47,10 +47,10 @@ function fromIssue(issue: z.core.$ZodIssue, input: unknown, where: 'envelope' | 
       : head === 'name'
         ? 'INVALID_NAME'
         : head === 'time'
-          ? 'INVALID_TIME'
+          ? 'TIME_INVALID'
           : 'INVALID_FIELD';
   const detail =
-    code === 'INVALID_TIME'
+    code === 'TIME_INVALID'
       ? 'expected ISO-8601 with a zone (e.g. 2026-11-22T10:00:00.123Z) or epoch milliseconds'
       : issue.message;
   return fail(code, path, `${at}: ${detail}`);
