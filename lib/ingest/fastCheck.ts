@@ -50,6 +50,20 @@ export function nameInfo(name: string): NameInfo {
 
 /** The common valid case, checked by hand; `info` is the (already valid) name's. */
 export function fastCheck(v: Record<string, unknown>, info: NameInfo): ValidEvent | undefined {
+  // Only the envelope's fields: anything else goes to zod, which names it (UNKNOWN_FIELD).
+  for (const key in v) {
+    switch (key) {
+      case 'id':
+      case 'name':
+      case 'time':
+      case 'core':
+      case 'data':
+      case 'custom':
+        continue;
+      default:
+        return;
+    }
+  }
   const { id, name, time, core, data, custom } = v;
   if (id !== undefined && (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID)) return;
   // NaN unless the time is canonical ISO UTC, whose instant is then known without Date.parse.

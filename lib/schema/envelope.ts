@@ -43,8 +43,11 @@ export const EventTimeSchema = z.union([
   z.number().int().nonnegative(),
 ]);
 
-/** The event envelope as a client sends it (DESIGN.md: core + data model + custom). */
-export const EnvelopeSchema = z.object({
+/**
+ * The event envelope as a client sends it (DESIGN.md: core + data model + custom). Strict: an
+ * unknown top-level field (a typo such as `dat`) is refused, never dropped with its data.
+ */
+export const EnvelopeSchema = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH).optional(),
   name: z.string().regex(EVENT_NAME_PATTERN, 'expected a letter, then letters, digits, _ . - (at most 128)'),
   time: EventTimeSchema,

@@ -51,7 +51,6 @@ describe('validateEvent accepts', () => {
     ['a session start', event({ name: 'session.start', data: { sessionId: 's' } })],
     ['a session end', event({ name: 'session.end', data: { sessionId: 's' } })],
     ['data nested to the depth limit', event({ data: nest(15) })],
-    ['unknown top-level fields (dropped)', event({ extra: 1 })],
     ['all user kinds', event({ core: { deviceId: 'd', userKind: 'test' } })],
   ])('%s', (_label, value) => {
     const result = validateEvent(value, opts);
@@ -174,6 +173,42 @@ describe('validateEvent rejects', () => {
     if (result.ok) return;
     expect({ code: result.error.code, path: result.error.path }).toEqual({ code, path });
     expect(result.error.message.length).toBeGreaterThan(5);
+  });
+
+  it.each([
+    [
+      { dat: { feature: 'x' } },
+      'dat',
+      'Unknown field dat: did you mean data? unknown fields are refused so that nothing is dropped silently; put extra values in custom',
+    ],
+    [
+      { tiem: 1 },
+      'tiem',
+      'Unknown field tiem: did you mean time? unknown fields are refused so that nothing is dropped silently; put extra values in custom',
+    ],
+    [
+      { colour: 'red' },
+      'colour',
+      'Unknown field colour: unknown fields are refused so that nothing is dropped silently; put extra values in custom',
+    ],
+    [
+      { core: { deviceId: 'd', userID: 'u' } },
+      'core.userID',
+      'Unknown field core.userID: did you mean userId? unknown fields are refused so that nothing is dropped silently; put extra values in custom',
+    ],
+  ])('refuses the unknown field in %o, naming it and the field it likely meant', (extra, path, message) => {
+    const result = validateEvent(event(extra), opts);
+    expect(result).toEqual({ ok: false, error: { code: 'UNKNOWN_FIELD', path, message } });
+  });
+
+  it('suggests the data model field a typo meant', () => {
+    const result = validateEvent(event({ name: 'view', data: { contentID: 'c' } }), opts);
+    expect(!result.ok && result.error).toEqual({
+      code: 'UNKNOWN_FIELD',
+      path: 'data.contentID',
+      message:
+        'Unknown field data.contentID: did you mean contentId? unknown fields are refused so that nothing is dropped silently',
+    });
   });
 
   it('explains a bad time in words a person can act on', () => {
