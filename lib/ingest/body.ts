@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { IngestError } from './errors.js';
@@ -150,7 +151,7 @@ function inflatedTooLarge(max: number): IngestError {
 /** One item of a request: a parsed value, or why its line could not be parsed. */
 export type BodyItem =
   | { value: unknown; bytes?: number }
-  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE'; message: string };
+  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE' | 'EVENT_NOT_UTF8'; message: string };
 
 /** Splits a decoded body into events: a JSON array, `{"events": [...]}`, or NDJSON lines. */
 export function parseBody(
@@ -158,13 +159,21 @@ export function parseBody(
   format: BodyFormat,
   limits: Pick<Limits, 'maxEvents' | 'maxEventBytes'>,
 ): BodyItem[] {
+  // One native scan: when the whole body is UTF-8, so is every line of it.
+  const utf8 = isUtf8(body);
   if (format === 'ndjson') {
     const items: BodyItem[] = [];
     for (const line of splitLines(body)) {
       if (items.length >= limits.maxEvents) throw tooMany(limits.maxEvents);
-      items.push(parseLine(line, limits.maxEventBytes));
+      items.push(parseLine(line, limits.maxEventBytes, utf8));
     }
     return items;
+  }
+  if (!utf8) {
+    throw new IngestError(
+      'BODY_NOT_UTF8',
+      'The body is not valid UTF-8: encode it as UTF-8 (nothing was read, because decoding invalid bytes would change the data)',
+    );
   }
   let parsed: unknown;
   try {
@@ -188,10 +197,20 @@ function tooMany(max: number): IngestError {
   return new IngestError('TOO_MANY_EVENTS', `A request carries at most ${max} events: split it`);
 }
 
-/** Parses one NDJSON line, refusing an oversized one before parsing it. */
-export function parseLine(line: Buffer, maxEventBytes: number): BodyItem {
+/**
+ * Parses one NDJSON line, refusing an oversized one before parsing it, and one that is not UTF-8
+ * (decoding would replace its bytes with U+FFFD and change the event). `utf8` says the line is
+ * already known to be UTF-8.
+ */
+export function parseLine(line: Buffer, maxEventBytes: number, utf8 = false): BodyItem {
   if (line.byteLength > maxEventBytes) {
     return { error: 'EVENT_TOO_LARGE', message: `The event is larger than ${maxEventBytes} bytes` };
+  }
+  if (!utf8 && !isUtf8(line)) {
+    return {
+      error: 'EVENT_NOT_UTF8',
+      message: 'The line is not valid UTF-8: encode events as UTF-8 (invalid bytes would change the data)',
+    };
   }
   try {
     return { value: JSON.parse(line.toString('utf8')), bytes: line.byteLength };

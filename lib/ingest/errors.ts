@@ -12,6 +12,7 @@ export const requestErrors = {
   UNSUPPORTED_MEDIA_TYPE: 415,
   UNSUPPORTED_ENCODING: 415,
   BODY_MALFORMED: 400,
+  BODY_NOT_UTF8: 400,
   BODY_SHAPE: 400,
   PACKAGE_HEADER: 400,
   CONFIG_INVALID: 400,
@@ -23,6 +24,7 @@ export type RequestErrorCode = keyof typeof requestErrors;
 
 export type EventErrorCode =
   | 'EVENT_MALFORMED'
+  | 'EVENT_NOT_UTF8'
   | 'EVENT_NOT_OBJECT'
   | 'EVENT_TOO_LARGE'
   | 'EVENT_TOO_DEEP'

@@ -147,6 +147,32 @@ describe('parseBody', () => {
     expect(items[1]).toEqual({ value: { b: 1 }, bytes: 7 });
   });
 
+  it('refuses a JSON body that is not UTF-8 instead of replacing its bytes with U+FFFD', async () => {
+    // Three ids that differ only in an invalid byte: decoded leniently they would collapse into one.
+    const body = Buffer.concat([
+      Buffer.from('[{"id":"a'),
+      Buffer.from([0xff]),
+      Buffer.from('"},{"id":"a'),
+      Buffer.from([0xfe]),
+      Buffer.from('"},{"id":"a'),
+      Buffer.from([0xc3]),
+      Buffer.from('"}]'),
+    ]);
+    expect(await codeOf((async () => parseBody(body, 'json', limits))())).toEqual([400, 'BODY_NOT_UTF8']);
+  });
+
+  it('rejects the NDJSON line that is not UTF-8 and keeps its neighbours', () => {
+    const body = Buffer.concat([
+      Buffer.from('{"id":"é"}\n{"id":"'),
+      Buffer.from([0xe9]), // Latin-1 é: not UTF-8
+      Buffer.from('"}\n{"id":"b"}'),
+    ]);
+    const items = parseBody(body, 'ndjson', limits);
+    expect(items[0]).toEqual({ value: { id: 'é' }, bytes: 11 });
+    expect(items[1]).toMatchObject({ error: 'EVENT_NOT_UTF8' });
+    expect(items[2]).toEqual({ value: { id: 'b' }, bytes: 10 });
+  });
+
   it.each([
     ['invalid JSON', '[1,', 'json', [400, 'BODY_MALFORMED']],
     ['a bare object', '{"a":1}', 'json', [400, 'BODY_SHAPE']],

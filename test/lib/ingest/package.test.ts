@@ -20,10 +20,11 @@ const rules = {
 const line = (i: number, name = 'feature.used') =>
   JSON.stringify({ id: `e${i}`, name, time: now - 1000, core: { deviceId: `d${i % 3}` } });
 
-async function run(text: string, gzip = false) {
+async function run(text: string, gzip = false, latin1 = false) {
   const saved: PackageStats[] = [];
   const publisher = memoryPublisher();
-  const buf = gzip ? gzipSync(text) : Buffer.from(text);
+  const raw = Buffer.from(text, latin1 ? 'latin1' : 'utf8');
+  const buf = gzip ? gzipSync(raw) : raw;
   const stats = await ingestPackage(
     {
       headers: new Headers({
@@ -78,6 +79,19 @@ describe('ingestPackage', () => {
     ]);
     expect(saved).toEqual([stats]);
     expect(publisher.packs.reduce((n, p) => n + p.properties.count, 0)).toBe(2);
+  });
+
+  it('rejects a line that is not UTF-8 by its line number, and publishes the rest unchanged', async () => {
+    const body = Buffer.concat([
+      Buffer.from(`${header}\n${line(1)}\n`),
+      Buffer.from(line(2).replace('e2', 'e\u0000')),
+      Buffer.from('\n'),
+    ]);
+    body[body.lastIndexOf(0)] = 0xff; // an invalid byte inside the id of line 3
+    const { stats, publisher } = await run(body.toString('latin1'), false, true);
+    expect(stats).toMatchObject({ accepted: 1, rejected: 1 });
+    expect(stats.errors.map((e) => [e.index, e.code])).toEqual([[3, 'EVENT_NOT_UTF8']]);
+    expect(publisher.packs.reduce((n, p) => n + p.properties.count, 0)).toBe(1);
   });
 
   it('publishes a large file in chunks', async () => {
