@@ -70,7 +70,13 @@ async function* capped(source: BodySource, max: number): AsyncGenerator<Uint8Arr
 export async function* decodedChunks(source: BodySource, options: DecodeOptions): AsyncGenerator<Buffer> {
   const sent = capped(source, options.maxBodyBytes);
   if (!options.gzip) {
-    for await (const chunk of sent) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let first = true;
+    for await (const chunk of sent) {
+      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (first) refuseUndeclaredGzip(buf);
+      first = false;
+      yield buf;
+    }
     return;
   }
   const input = Readable.from(sent, { objectMode: false });
@@ -88,7 +94,7 @@ export async function* decodedChunks(source: BodySource, options: DecodeOptions)
     }
   } catch (err) {
     if (err instanceof IngestError) throw err;
-    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+    throw notGzip(err);
   } finally {
     input.destroy();
     gunzip.destroy();
@@ -108,6 +114,7 @@ export async function readDecoded(source: BodySource, options: DecodeOptions): P
   }
   const sent = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   if (!options.gzip) {
+    refuseUndeclaredGzip(sent);
     // Uncompressed bodies count against the inflated cap too (it is the memory bound).
     if (sent.byteLength > options.maxInflatedBytes) throw inflatedTooLarge(options.maxInflatedBytes);
     return sent;
@@ -120,8 +127,38 @@ export async function readDecoded(source: BodySource, options: DecodeOptions): P
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
       throw inflatedTooLarge(options.maxInflatedBytes);
-    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+    throw notGzip(err);
   }
+}
+
+/** A body that starts with the gzip magic bytes but was sent without `Content-Encoding: gzip`. */
+function refuseUndeclaredGzip(body: Buffer): void {
+  if (body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b) {
+    throw new IngestError(
+      'BODY_MALFORMED',
+      'The body looks like gzip (it starts with the bytes 1f 8b) but was sent without "Content-Encoding: gzip": add that header',
+    );
+  }
+}
+
+function notGzip(err: unknown): IngestError {
+  return new IngestError(
+    'BODY_MALFORMED',
+    `The body was sent with "Content-Encoding: gzip" but could not be inflated (${(err as Error).message}): compress it with gzip, or drop that header`,
+  );
+}
+
+/**
+ * A parser's message made safe to echo: V8 quotes a few characters of the input, which may be
+ * binary, so control characters are escaped and the length is bounded.
+ */
+function printable(message: string): string {
+  const escaped = message.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
 
 /** Deflate inflates at most ~1032:1; a declared size beyond that is not trusted. */
@@ -167,6 +204,7 @@ export function parseBody(
       if (items.length >= limits.maxEvents) throw tooMany(limits.maxEvents);
       items.push(parseLine(line, limits.maxEventBytes, utf8));
     }
+    if (items.length === 0) throw noEvents();
     return items;
   }
   if (!utf8) {
@@ -179,7 +217,10 @@ export function parseBody(
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new IngestError('BODY_MALFORMED', `The body is not valid JSON: ${(err as Error).message}`);
+    throw new IngestError(
+      'BODY_MALFORMED',
+      `The body is not valid JSON: ${printable((err as Error).message)}`,
+    );
   }
   const events = Array.isArray(parsed)
     ? parsed
@@ -190,7 +231,15 @@ export function parseBody(
     throw new IngestError('BODY_SHAPE', 'Expected a JSON array of events or an object {"events": [...]}');
   }
   if (events.length > limits.maxEvents) throw tooMany(limits.maxEvents);
+  if (events.length === 0) throw noEvents();
   return events.map((value) => ({ value }));
+}
+
+function noEvents(): IngestError {
+  return new IngestError(
+    'NO_EVENTS',
+    'The body holds no events: send at least one (a JSON array, {"events": [...]}, or NDJSON lines)',
+  );
 }
 
 function tooMany(max: number): IngestError {
@@ -215,7 +264,10 @@ export function parseLine(line: Buffer, maxEventBytes: number, utf8 = false): Bo
   try {
     return { value: JSON.parse(line.toString('utf8')), bytes: line.byteLength };
   } catch (err) {
-    return { error: 'EVENT_MALFORMED', message: `The line is not valid JSON: ${(err as Error).message}` };
+    return {
+      error: 'EVENT_MALFORMED',
+      message: `The line is not valid JSON: ${printable((err as Error).message)}`,
+    };
   }
 }
 

@@ -101,6 +101,15 @@ describe('ingestPackage', () => {
     expect(publisher.packs.length).toBeGreaterThan(3);
   });
 
+  it('says a gzip file sent without Content-Encoding needs that header', async () => {
+    const gz = gzipSync(`${header}\n${line(1)}`);
+    await expect(run(gz.toString('latin1'), false, true)).rejects.toMatchObject({
+      status: 400,
+      code: 'BODY_MALFORMED',
+      message: expect.stringContaining('add that header'),
+    });
+  });
+
   it.each([
     ['no header', line(1)],
     ['an unknown kind', JSON.stringify({ package: { source: 's', kind: 'zip' } })],

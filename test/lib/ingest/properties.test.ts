@@ -160,7 +160,7 @@ describe('properties', () => {
 
   it('__proto__ keys never change Object.prototype', () => {
     fc.assert(
-      fc.property(fc.array(eventish, { maxLength: 4 }), (events) => {
+      fc.property(fc.array(eventish, { minLength: 1, maxLength: 4 }), (events) => {
         const text = JSON.stringify(events).replaceAll('"extra"', '"__proto__"');
         processItems(parseBody(Buffer.from(text), 'json', defaultLimits), rules, {
           limits: defaultLimits,

@@ -213,6 +213,9 @@ describe('ingestEvents', () => {
     ['an unknown content type', '[]', { 'content-type': 'text/csv' }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
     ['an unknown encoding', '[]', { 'content-encoding': 'br' }, 415, 'UNSUPPORTED_ENCODING'],
     ['malformed JSON', '[{', {}, 400, 'BODY_MALFORMED'],
+    ['an empty array', '[]', {}, 400, 'NO_EVENTS'],
+    ['an empty events list', '{"events":[]}', {}, 400, 'NO_EVENTS'],
+    ['blank NDJSON', '\n\r\n', { 'content-type': 'application/x-ndjson' }, 400, 'NO_EVENTS'],
   ])('%s -> %i %s', async (_l, body, headers, status, code) => {
     const err = await ingestEvents(req(body, headers), rules(), {
       publisher: memoryPublisher(),
@@ -220,6 +223,68 @@ describe('ingestEvents', () => {
       limits: defaultLimits,
     }).catch((e: unknown) => e);
     expect(errorResponse(err, testLog())).toMatchObject({ status, jsonBody: { code } });
+  });
+
+  it.each([
+    [
+      'gzip sent without Content-Encoding',
+      gzipSync(JSON.stringify([ev(0)])),
+      {},
+      'The body looks like gzip (it starts with the bytes 1f 8b) but was sent without "Content-Encoding: gzip": add that header',
+    ],
+    [
+      'Content-Encoding: gzip on a plain body',
+      JSON.stringify([ev(0)]),
+      { 'content-encoding': 'gzip' },
+      'The body was sent with "Content-Encoding: gzip" but could not be inflated (incorrect header check): compress it with gzip, or drop that header',
+    ],
+    [
+      'binary that is not JSON',
+      Buffer.from([0x01, 0x02, 0x5b, 0x7b]),
+      {},
+      'The body is not valid JSON: Unexpected token \'\\u0001\', "\\u0001\\u0002[{" is not valid JSON',
+    ],
+  ])('hints at the likely mistake: %s', async (_l, body, headers, message) => {
+    const err = await ingestEvents(req(body, headers), rules(), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: defaultLimits,
+    }).catch((e: unknown) => e);
+    expect(errorResponse(err, testLog())).toEqual({
+      status: 400,
+      headers: {},
+      jsonBody: { code: 'BODY_MALFORMED', message },
+    });
+  });
+
+  it.each([
+    [
+      'epoch seconds',
+      Math.floor(now / 1000) - 60,
+      'TIME_TOO_OLD',
+      `time ${Math.floor(now / 1000) - 60} looks like epoch seconds: send epoch milliseconds (seconds × 1000)`,
+    ],
+    [
+      'epoch microseconds',
+      (now - 60_000) * 1000,
+      'TIME_IN_FUTURE',
+      `time ${(now - 60_000) * 1000} looks like epoch microseconds: send epoch milliseconds (microseconds ÷ 1000)`,
+    ],
+    ['a really old time', now - 30 * 86_400_000, 'TIME_TOO_OLD', 'the event is too old to accept'],
+  ])('says when a numeric time is in the wrong unit: %s', async (_l, time, code, hint) => {
+    const outcome = await ingestEvents(req(JSON.stringify([ev(0, { time })])), rules(), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: defaultLimits,
+    });
+    expect(outcome.errors).toEqual([
+      {
+        index: 0,
+        code,
+        path: 'time',
+        message: expect.stringContaining(hint),
+      },
+    ]);
   });
 
   it('hides unexpected errors behind a 500 without details, and logs them with the invocation id', () => {
