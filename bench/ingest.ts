@@ -19,6 +19,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { freePorts, startStack } from '../dev/stack.js';
 import { ensureDevTenant } from '../dev/tenant.js';
 import { compileBlocklist } from '../lib/ingest/blocklist.js';
+import { ingestPackage } from '../lib/ingest/package.js';
 import type { TenantRules } from '../lib/ingest/pipeline.js';
 import { compilePolicy, pseudonymizerFor } from '../lib/ingest/privacy.js';
 import type { Publisher } from '../lib/ingest/publisher.js';
@@ -125,6 +126,24 @@ const bodies = Array.from({ length: DISTINCT_REQUESTS }, () =>
 const avgGz = bodies.reduce((n, b) => n + b.length, 0) / bodies.length;
 const avgRaw = bodies.reduce((n, b) => n + gunzipSync(b).length, 0) / bodies.length;
 
+/**
+ * Telemetry files for POST /v1/packages: the same events as NDJSON after a package header,
+ * PACKAGE_REQUESTS request payloads per file (an SDK's offline spool), gzip.
+ */
+const PACKAGE_REQUESTS = 10;
+const packageHeader = `${JSON.stringify({ package: { source: 'bench', kind: 'spool' } })}\n`;
+const packages = Array.from({ length: 4 }, (_, p) => {
+  const lines: string[] = [];
+  for (let r = 0; r < PACKAGE_REQUESTS; r++) {
+    const events = JSON.parse(
+      gunzipSync(bodies[(p * PACKAGE_REQUESTS + r) % bodies.length]!).toString(),
+    ) as unknown[];
+    for (const e of events) lines.push(JSON.stringify(e));
+  }
+  return gzipSync(packageHeader + lines.join('\n'), { level: 6 });
+});
+const PACKAGE_EVENTS = PACKAGE_REQUESTS * EVENTS_PER_REQUEST;
+
 const rules: TenantRules = {
   tenant: 'bench',
   policy: compilePolicy({
@@ -144,9 +163,15 @@ const sink: Publisher = {
   },
 };
 const headers = new Headers({ 'content-type': 'application/json', 'content-encoding': 'gzip' });
+const packageHeaders = new Headers({ 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
 
 async function* once(buf: Buffer): AsyncGenerator<Uint8Array> {
   yield buf;
+}
+
+/** A request body as the host streams it: 64 KiB at a time. */
+async function* streamed(buf: Buffer): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < buf.length; i += 64 * 1024) yield buf.subarray(i, i + 64 * 1024);
 }
 
 const figures = {
@@ -162,11 +187,30 @@ const figures = {
     if (outcome.accepted !== EVENTS_PER_REQUEST)
       throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
   },
+  package: async (body: Buffer) => {
+    const stats = await ingestPackage({ headers: packageHeaders, body: streamed(body) }, rules, {
+      publisher: sink,
+      clock: Date.now,
+      limits: defaultLimits,
+      maxPackageBytes: 100 * 1024 * 1024,
+      save: async () => {},
+    });
+    if (stats.accepted !== PACKAGE_EVENTS)
+      throw new Error(`expected all accepted: ${JSON.stringify(stats.errors[0])}`);
+  },
 };
 type Figure = keyof typeof figures;
+/** Events in one unit of each figure: a request, or a package file. */
+const eventsPer: Record<Figure, number> = {
+  reference: EVENTS_PER_REQUEST,
+  handler: EVENTS_PER_REQUEST,
+  package: PACKAGE_EVENTS,
+};
+const inputs: Record<Figure, Buffer[]> = { reference: bodies, handler: bodies, package: packages };
 const totals: Record<Figure, { requests: number; seconds: number; cpuMicros: number }> = {
   reference: { requests: 0, seconds: 0, cpuMicros: 0 },
   handler: { requests: 0, seconds: 0, cpuMicros: 0 },
+  package: { requests: 0, seconds: 0, cpuMicros: 0 },
 };
 
 /** Runs one figure for `seconds`, adding to its totals. */
@@ -177,7 +221,8 @@ async function round(figure: Figure, seconds: number): Promise<void> {
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(Math.round(seconds * 1e9));
   while (process.hrtime.bigint() < deadline) {
-    await run(bodies[(totals[figure].requests + requests) % bodies.length]!);
+    const list = inputs[figure];
+    await run(list[(totals[figure].requests + requests) % list.length]!);
     requests++;
   }
   totals[figure].requests += requests;
@@ -186,22 +231,26 @@ async function round(figure: Figure, seconds: number): Promise<void> {
   totals[figure].cpuMicros += used.user + used.system;
 }
 
-const eventsPerSecond = (f: Figure) => (totals[f].requests * EVENTS_PER_REQUEST) / totals[f].seconds;
+const eventsPerSecond = (f: Figure) => (totals[f].requests * eventsPer[f]) / totals[f].seconds;
 /** CPU time of this process (every thread) per event: what the work costs, whatever else runs. */
-const cpuPerEvent = (f: Figure) => totals[f].cpuMicros / (totals[f].requests * EVENTS_PER_REQUEST);
+const cpuPerEvent = (f: Figure) => totals[f].cpuMicros / (totals[f].requests * eventsPer[f]);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 console.log(
   `payload: ${EVENTS_PER_REQUEST} events/request, ${Math.round(avgRaw / 1024)} KiB JSON, ${Math.round(avgGz / 1024)} KiB gzip; ${cpus().length} CPUs`,
 );
 // Warm-up (JIT), then alternating rounds.
-for (let i = 0; i < 20; i++) for (const f of Object.values(figures)) await f(bodies[i % bodies.length]!);
+for (let i = 0; i < 20; i++)
+  for (const [f, run] of Object.entries(figures))
+    await run(inputs[f as Figure][i % inputs[f as Figure].length]!);
 for (let r = 0; r < ROUNDS; r++) {
   await round('reference', SECONDS / ROUNDS);
   await round('handler', SECONDS / ROUNDS);
+  await round('package', SECONDS / ROUNDS);
 }
 const reference = eventsPerSecond('reference');
 const handler = eventsPerSecond('handler');
+const packageRate = eventsPerSecond('package');
 
 interface E2eResult {
   requestsPerSecond: number;
@@ -315,6 +364,12 @@ const ratio = (rate: number) => `${((rate / reference) * 100).toFixed(1)}%`;
 const rows: [string, number, string, string][] = [
   ['reference: gunzip + JSON.parse (1 thread)', reference, '100%', cpuPerEvent('reference').toFixed(2)],
   ['handler: ingestEvents -> in-process sink', handler, ratio(handler), cpuPerEvent('handler').toFixed(2)],
+  [
+    `package: ingestPackage (${PACKAGE_EVENTS / 1000}k-event files) -> sink`,
+    packageRate,
+    ratio(packageRate),
+    cpuPerEvent('package').toFixed(2),
+  ],
 ];
 if (e2e) {
   rows.push([
@@ -330,12 +385,13 @@ console.log(
 );
 for (const [label, rate, vs, cpu] of rows) {
   console.log(
-    `${label.padEnd(52)} ${fmt(rate).padStart(10)} ${fmt(rate / EVENTS_PER_REQUEST).padStart(7)} ${vs.padStart(7)} ${cpu.padStart(13)}`,
+    `${label.padEnd(52)} ${fmt(rate).padStart(10)} ${(label.startsWith('package') ? '-' : fmt(rate / EVENTS_PER_REQUEST)).padStart(7)} ${vs.padStart(7)} ${cpu.padStart(13)}`,
   );
 }
 console.log('');
 console.log(
-  `ratio handler / reference: ${ratio(handler)} (target >= 40%); ${ROUNDS} alternating rounds, ${SECONDS}s per figure. ` +
+  `ratio handler / reference: ${ratio(handler)}, package / reference: ${ratio(packageRate)} (target >= 40% for both); ` +
+    `${ROUNDS} alternating rounds, ${SECONDS}s per figure. ` +
     'The handler compresses packs on the libuv threadpool (a second core when one is free); ' +
     `CPU µs/event counts every thread of this process. Events through the sink: ${fmt(sunk)}`,
 );

@@ -5,10 +5,12 @@ import {
   checkDeclaredLength,
   decodedChunks,
   isGzip,
+  type LineBatch,
+  lineBatches,
   mediaType,
   ndjsonTypes,
   parseLine,
-  streamLines,
+  type StreamLine,
 } from './body.js';
 import { IngestError } from './errors.js';
 import type { PackageStats } from './packageStore.js';
@@ -24,13 +26,26 @@ export const PackageHeaderSchema = z.strictObject({
 
 /** Lines validated and published together: bounds memory while keeping packs well filled. */
 const CHUNK_LINES = 2000;
-/** A gzip package may inflate to this many times its size limit. */
+/** A gzip package may inflate to this many times its size limit (and at most 100:1, see body.ts). */
 const INFLATION_FACTOR = 8;
+/**
+ * A package stops after this many blank lines, or this many rejected lines: past that it is
+ * padding or the wrong file, and reading on would only cost CPU (the first errors say why).
+ */
+export const MAX_BLANK_LINES = 10_000;
+export const MAX_REJECTED_LINES = 10_000;
+
+const headerError = () =>
+  new IngestError(
+    'PACKAGE_HEADER',
+    `The first line must be a header {"package": {"source": "...", "kind": "${PACKAGE_KINDS.join('" | "')}"}}`,
+  );
 
 /**
- * POST /v1/packages: a telemetry file streamed line by line (never held whole), its first line a
- * header `{"package": {"source", "kind"}}`. Lines are validated and published like events, in
- * chunks as they arrive; bad lines are counted and never stop the rest.
+ * POST /v1/packages: a telemetry file streamed in chunks (never held whole), its first line a
+ * header `{"package": {"source", "kind"}}`. Lines are validated and published like events, a few
+ * thousand at a time as they arrive; bad lines are counted and never stop the rest, up to
+ * MAX_REJECTED_LINES.
  */
 export async function ingestPackage(
   request: IngestRequest,
@@ -46,25 +61,34 @@ export async function ingestPackage(
   }
   const gzip = isGzip(request.headers.get('content-encoding'));
   checkDeclaredLength(request.headers, deps.maxPackageBytes);
-  if (!request.body)
-    throw new IngestError('PACKAGE_HEADER', 'The package is empty: its first line must be a header');
-  const chunks = decodedChunks(request.body, {
-    gzip,
-    maxBodyBytes: deps.maxPackageBytes,
-    maxInflatedBytes: deps.maxPackageBytes * INFLATION_FACTOR,
-  });
-  const lines = streamLines(chunks, deps.limits.maxEventBytes);
+  if (!request.body) throw headerError();
+  const maxEventBytes = deps.limits.maxEventBytes;
+  const batches = lineBatches(
+    decodedChunks(request.body, {
+      gzip,
+      maxBodyBytes: deps.maxPackageBytes,
+      maxInflatedBytes: deps.maxPackageBytes * INFLATION_FACTOR,
+    }),
+    maxEventBytes,
+    MAX_BLANK_LINES,
+  );
 
-  const first = await lines.next();
-  const header = first.done ? undefined : first.value;
-  const parsed = header && 'line' in header ? parseLine(header.line, deps.limits.maxEventBytes) : undefined;
+  // The header: the first line that is not blank.
+  let first: LineBatch | undefined;
+  for (;;) {
+    const next = await batches.next();
+    if (next.done) break;
+    if (next.value.lines.length > 0) {
+      first = next.value;
+      break;
+    }
+  }
+  const headerLine = first?.lines[0];
+  const parsed = headerLine && 'line' in headerLine ? parseLine(headerLine.line, maxEventBytes) : undefined;
   const valid = parsed && 'value' in parsed ? PackageHeaderSchema.safeParse(parsed.value) : undefined;
-  if (!valid?.success) {
-    await lines.return(undefined);
-    throw new IngestError(
-      'PACKAGE_HEADER',
-      `The first line must be a header {"package": {"source": "...", "kind": "${PACKAGE_KINDS.join('" | "')}"}}`,
-    );
+  if (!first || !valid?.success) {
+    await batches.return(undefined);
+    throw headerError();
   }
   const stats: PackageStats = {
     id: randomUUID(),
@@ -95,14 +119,25 @@ export async function ingestPackage(
     for (const e of out.errors) if (stats.errors.length < MAX_REPORTED_ERRORS) stats.errors.push(e);
     items = [];
     lineNumbers = [];
+    if (stats.rejected > MAX_REJECTED_LINES) {
+      throw new IngestError(
+        'TOO_MANY_REJECTED',
+        `More than ${MAX_REJECTED_LINES} lines were rejected, so the package was not read further (the first errors are listed by line): fix the file and send it again`,
+      );
+    }
+  };
+  const take = (lines: readonly StreamLine[], from: number, utf8: boolean) => {
+    for (let i = from; i < lines.length; i++) {
+      const line = lines[i]!;
+      items.push('line' in line ? parseLine(line.line, maxEventBytes, utf8) : tooLong(maxEventBytes));
+      lineNumbers.push(line.lineNumber);
+    }
+    stats.totalLines += lines.length - from;
   };
   try {
-    for await (const line of lines) {
-      stats.totalLines++;
-      items.push(
-        'line' in line ? parseLine(line.line, deps.limits.maxEventBytes) : tooLong(deps.limits.maxEventBytes),
-      );
-      lineNumbers.push(line.lineNumber);
+    take(first.lines, 1, first.utf8);
+    for await (const batch of batches) {
+      take(batch.lines, 0, batch.utf8);
       if (items.length >= CHUNK_LINES) await flush();
     }
     if (items.length > 0) await flush();

@@ -1,6 +1,6 @@
 import { fail, type Validation } from './event.js';
 import { checkTime } from './eventTime.js';
-import { fastCheck, nameInfo } from './fastCheck.js';
+import { fastCheck, missingRequired, nameInfo } from './fastCheck.js';
 import { isPlainObject, stripUnsafe, withinDepth } from './structure.js';
 import { zodCheck } from './zodCheck.js';
 
@@ -32,6 +32,8 @@ export function validateEvent(value: unknown, options: ValidateOptions): Validat
   // fastCheck strips unsafe custom keys as it checks them; zod sees them stripped too.
   let event = info?.valid ? fastCheck(value, info) : undefined;
   if (!event) {
+    const missing = missingRequired(value);
+    if (missing) return missing;
     if (isPlainObject(value.custom)) stripUnsafe(value.custom);
     const checked = zodCheck(value, model);
     if (!checked.ok) return checked;

@@ -20,8 +20,7 @@ const rules = {
 const line = (i: number, name = 'feature.used') =>
   JSON.stringify({ id: `e${i}`, name, time: now - 1000, core: { deviceId: `d${i % 3}` } });
 
-async function run(text: string, gzip = false, latin1 = false) {
-  const saved: PackageStats[] = [];
+async function run(text: string, gzip = false, latin1 = false, saved: PackageStats[] = []) {
   const publisher = memoryPublisher();
   const raw = Buffer.from(text, latin1 ? 'latin1' : 'utf8');
   const buf = gzip ? gzipSync(raw) : raw;
@@ -92,6 +91,37 @@ describe('ingestPackage', () => {
     expect(stats).toMatchObject({ accepted: 1, rejected: 1 });
     expect(stats.errors.map((e) => [e.index, e.code])).toEqual([[3, 'EVENT_NOT_UTF8']]);
     expect(publisher.packs.reduce((n, p) => n + p.properties.count, 0)).toBe(1);
+  });
+
+  it('stops a gzip of newlines after 10,000 blank lines, without inflating the rest', async () => {
+    const bomb = Buffer.concat([Buffer.from(`${header}\n`), Buffer.alloc(32 * 1024 * 1024, 10)]);
+    const err = await run(bomb.toString('latin1'), true, true).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'TOO_MANY_BLANK_LINES' });
+  });
+
+  it('refuses a file that inflates more than 100:1 (after the first 16 KiB)', async () => {
+    const padding = `${header}\n${' '.repeat(8 * 1024 * 1024)}${line(1)}`;
+    const err = await run(padding, true).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 413, code: 'COMPRESSION_RATIO_TOO_HIGH' });
+  });
+
+  it('stops after 10,000 rejected lines and saves what it saw as failed', async () => {
+    const body = [header, ...Array.from({ length: 300_000 }, () => '{}')].join('\n');
+    const saved: PackageStats[] = [];
+    const err = await run(body, false, false, saved).catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 400, code: 'TOO_MANY_REJECTED' });
+    const stats = saved.at(-1)!;
+    expect(stats.status).toBe('failed');
+    expect(stats.rejected).toBeGreaterThan(10_000);
+    // One chunk of lines is processed at a time, so the reading stops within a chunk of the cap.
+    expect(stats.rejected).toBeLessThan(40_000);
+    expect(stats.errors).toHaveLength(100);
+    expect(stats.errors[0]).toEqual({
+      index: 2,
+      code: 'MISSING_FIELD',
+      path: 'name',
+      message: 'name is required',
+    });
   });
 
   it('publishes a large file in chunks', async () => {

@@ -4,9 +4,11 @@ import { describe, expect, it } from 'vitest';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody, readDecoded } from '../../../lib/ingest/body.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
+import { missingRequired } from '../../../lib/ingest/fastCheck.js';
 import { processItems } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
 import { validateEvent } from '../../../lib/ingest/validate.js';
+import { zodCheck } from '../../../lib/ingest/zodCheck.js';
 import { dataModelFor, EnvelopeSchema } from '../../../lib/schema/index.js';
 import { emptyPolicy } from '../../../lib/tenants/policy.js';
 import { defaultLimits } from '../../helpers/limits.js';
@@ -142,6 +144,31 @@ describe('properties', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('the cheap rejection of a missing field says exactly what zod says', () => {
+    const sparse = eventish.chain((e) =>
+      fc
+        .subarray(Object.keys(e))
+        .map((keys) => Object.fromEntries(keys.map((k) => [k, e[k as keyof typeof e]]))),
+    );
+    let decided = 0;
+    fc.assert(
+      fc.property(fc.oneof(sparse, fc.dictionary(str, jsonish, { maxKeys: 3 })), (value) => {
+        const quick = missingRequired(value as Record<string, unknown>);
+        if (!quick) return;
+        decided++;
+        const name = (value as { name?: unknown }).name;
+        expect(quick).toEqual(
+          zodCheck(
+            value as Record<string, unknown>,
+            typeof name === 'string' ? dataModelFor(name) : undefined,
+          ),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    expect(decided).toBeGreaterThan(300);
   });
 
   it('whatever validateEvent accepts, the zod schemas accept (the fast path never widens them)', () => {
