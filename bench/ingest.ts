@@ -158,6 +158,9 @@ const rules: TenantRules = {
 };
 let sunk = 0;
 const sink: Publisher = {
+  async partitionIds() {
+    return ['0', '1', '2', '3'];
+  },
   async publish(packs) {
     for (const p of packs) sunk += p.properties.count;
   },

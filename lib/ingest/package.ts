@@ -103,13 +103,14 @@ export async function ingestPackage(
     dropped: 0,
     errors: [],
   };
+  const partitionIds = await deps.publisher.partitionIds();
   let items: BodyItem[] = [];
   let lineNumbers: number[] = [];
   const flush = async () => {
     const out = processItems(
       items,
       rules,
-      { limits: deps.limits, now: deps.clock(), pack: deps.pack },
+      { limits: deps.limits, partitionIds, now: deps.clock(), pack: deps.pack },
       (i) => lineNumbers[i]!,
     );
     await publishAll(deps.publisher, await out.packs);

@@ -4,7 +4,7 @@ import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
 import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
-import { type Pack, Packer, type PackOptions, partitionKeyOf } from './pack.js';
+import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
 import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
 import type { Publisher } from './publisher.js';
 import { jsonObject, quote } from './serialize.js';
@@ -34,6 +34,8 @@ export const MAX_REPORTED_ERRORS = 100;
 
 export interface ProcessOptions {
   limits: Pick<Limits, 'maxEventBytes' | 'maxDepth'>;
+  /** The hub's partition ids: packs are grouped by the partition of each event's device. */
+  partitionIds: readonly string[];
   /** Server time of the request, epoch ms. */
   now: number;
   pack?: PackOptions;
@@ -47,7 +49,7 @@ interface CoreOut {
   input: Core;
   /** `"core"`'s JSON: userKind resolved, identifiers pseudonymised for external users. */
   json: string;
-  partitionKey: string;
+  partitionId: string;
   external: boolean;
   /** The user or device is on the tenant's opt-out list. */
   optedOut: boolean;
@@ -68,14 +70,14 @@ function sameCore(a: Core, b: Core): boolean {
   );
 }
 
-function coreOut(core: Core, rules: TenantRules): CoreOut {
+function coreOut(core: Core, rules: TenantRules, partitionIds: readonly string[]): CoreOut {
   const { policy, pseudonymizer: p, optOuts } = rules;
   const kind = resolveUserKind(core, policy);
   const out = privateCore(core, kind, policy, p);
   return {
     input: core,
     json: JSON.stringify(out),
-    partitionKey: partitionKeyOf(rules.tenant, out.deviceId),
+    partitionId: partitionFor(rules.tenant, out.deviceId, partitionIds),
     external: kind === 'external',
     optedOut:
       optOuts.size > 0 &&
@@ -128,7 +130,7 @@ export function processItems(
       outcome.dropped++;
       continue;
     }
-    if (!last || !sameCore(last.input, e.core)) last = coreOut(e.core, rules);
+    if (!last || !sameCore(last.input, e.core)) last = coreOut(e.core, rules, options.partitionIds);
     const c = last;
     if (c.optedOut) {
       outcome.dropped++;
@@ -159,7 +161,7 @@ export function processItems(
       });
       continue;
     }
-    packer.add(c.partitionKey, line);
+    packer.add(c.partitionId, line);
     outcome.accepted++;
   }
   return { ...outcome, packs: packer.finishAsync() };

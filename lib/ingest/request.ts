@@ -40,8 +40,10 @@ export async function ingestEvents(
   if (body.length === 0)
     throw new IngestError('BODY_SHAPE', 'The body is empty: send a JSON array of events');
   const items = parseBody(body, format, limits);
+  const partitionIds = await deps.publisher.partitionIds();
   const { packs, ...outcome } = processItems(items, rules, {
     limits,
+    partitionIds,
     now: deps.clock(),
     pack: deps.pack,
     escapeFree: escapeFree(body),

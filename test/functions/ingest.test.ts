@@ -2,6 +2,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevTenant } from '../../dev/tenant.js';
+import { partitionFor } from '../../lib/ingest/pack.js';
 import { services } from '../../lib/services/index.js';
 import { tenantStores } from '../../lib/tenants/index.js';
 import { startTestStack, type TestStack } from '../helpers/stack.js';
@@ -35,25 +36,26 @@ const event = (id: string, name = 'feature.used') => ({
   core: { deviceId: 'device-1', userId: 'user-1' },
 });
 
+/** Every event in the hub so far, each line with its message's index and partition. */
 async function readBack(expected: number): Promise<Record<string, unknown>[]> {
   const consumer = new EventHubConsumerClient('$Default', stack.settings.EventHubConnection!, 'telemetry');
-  const received: ReceivedEventData[] = [];
+  const received: (ReceivedEventData & { partition: string })[] = [];
   const subscription = consumer.subscribe(
     {
-      processEvents: async (events) => {
-        received.push(...events);
+      processEvents: async (events, context) => {
+        received.push(...events.map((e) => ({ ...e, partition: context.partitionId })));
       },
       processError: async () => {},
     },
     { startPosition: earliestEventPosition, maxWaitTimeInSeconds: 1 },
   );
   const lines = () =>
-    received.flatMap((e) =>
+    received.flatMap((e, message) =>
       gunzipSync(e.body as Buffer)
         .toString()
         .trimEnd()
         .split('\n')
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+        .map((l) => ({ ...(JSON.parse(l) as Record<string, unknown>), partition: e.partition, message })),
     );
   await until(`${expected} published events`, () => (lines().length >= expected ? true : undefined), 20_000);
   await subscription.close();
@@ -79,6 +81,28 @@ describe('ingest through the local host into Event Hubs', () => {
     expect(lines.map((l) => l.id).sort()).toEqual(['a', 'b']);
     expect(lines[0]).toMatchObject({ tenant: 'dev', core: { userKind: 'external' } });
     expect((lines[0]!.core as { deviceId: string }).deviceId).toMatch(/^[0-9a-f]{32}$/);
+  });
+
+  it('publishes a gateway of 5,000 devices as one message per partition, each device on its own partition', async () => {
+    const events = Array.from({ length: 5000 }, (_, i) => ({
+      ...event(`gw-${i}`),
+      core: { deviceId: `sensor-${i}` },
+    }));
+    const res = await stack.fetch('/api/v1/events', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify(events),
+    });
+    expect(await res.json()).toMatchObject({ accepted: 5000, rejected: 0 });
+    const gateway = (await readBack(5002)).filter((l) => String(l.id).startsWith('gw-'));
+    expect(gateway).toHaveLength(5000);
+    const ids = ['0', '1', '2', '3'];
+    for (const line of gateway) {
+      const { deviceId } = line.core as { deviceId: string };
+      expect(line.partition).toBe(partitionFor('dev', deviceId, ids));
+    }
+    // The request's Event Hubs messages: one pack per partition (each ~250 KiB of NDJSON).
+    expect(new Set(gateway.map((l) => l.message)).size).toBe(4);
   });
 
   it.each([

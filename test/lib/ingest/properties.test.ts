@@ -97,7 +97,7 @@ describe('properties', () => {
         (bytes, format) => {
           onlyIngestErrors(() => {
             const items = parseBody(Buffer.from(bytes), format, defaultLimits);
-            processItems(items, rules, { limits: defaultLimits, now });
+            processItems(items, rules, { limits: defaultLimits, partitionIds: ['0'], now });
           });
         },
       ),
@@ -111,7 +111,7 @@ describe('properties', () => {
         const text = ndjson ? events.map((e) => JSON.stringify(e)).join('\n') : JSON.stringify({ events });
         onlyIngestErrors(() => {
           const items = parseBody(Buffer.from(text), ndjson ? 'ndjson' : 'json', defaultLimits);
-          const out = processItems(items, rules, { limits: defaultLimits, now });
+          const out = processItems(items, rules, { limits: defaultLimits, partitionIds: ['0'], now });
           expect(out.accepted + out.rejected + out.dropped).toBe(events.length);
         });
       }),
@@ -191,6 +191,7 @@ describe('properties', () => {
         const text = JSON.stringify(events).replaceAll('"extra"', '"__proto__"');
         processItems(parseBody(Buffer.from(text), 'json', defaultLimits), rules, {
           limits: defaultLimits,
+          partitionIds: ['0'],
           now,
         });
         expect(Object.keys(Object.prototype)).toEqual([]);

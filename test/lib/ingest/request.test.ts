@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { errorResponse, outcomeResponse } from '../../../lib/http/responses.js';
 import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
+import { partitionFor } from '../../../lib/ingest/pack.js';
 import type { TenantRules } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
 import type { Publisher } from '../../../lib/ingest/publisher.js';
@@ -102,9 +103,31 @@ describe('ingestEvents', () => {
       userId: 'a@contoso.com',
       userKind: 'internal',
     });
-    expect(publisher.packs.map((p) => p.partitionKey).sort()).toEqual(
-      [`t1:${pseudonymizer.pseudonym('d0')}`, 't1:x'].sort(),
-    );
+    // Packs per partition of each device (its pseudonym, or its raw id for internal users).
+    const ids = ['0', '1', '2', '3'];
+    const partitions = new Set([
+      partitionFor('t1', pseudonymizer.pseudonym('d0'), ids),
+      partitionFor('t1', 'x', ids),
+    ]);
+    expect(publisher.packs.map((p) => p.partitionId).sort()).toEqual([...partitions].sort());
+  });
+
+  it('packs a gateway of 5,000 devices into one pack per partition, each device on its partition', async () => {
+    const publisher = memoryPublisher(4);
+    const events = Array.from({ length: 5000 }, (_, i) => ev(i, { core: { deviceId: `sensor-${i}` } }));
+    const outcome = await ingestEvents(req(JSON.stringify(events)), rules(), {
+      publisher,
+      clock,
+      limits: defaultLimits,
+    });
+    expect(outcome.accepted).toBe(5000);
+    expect(publisher.packs.map((p) => p.partitionId).sort()).toEqual(['0', '1', '2', '3']);
+    for (const pack of publisher.packs) {
+      for (const line of gunzipSync(pack.body).toString().trimEnd().split('\n')) {
+        const { core } = JSON.parse(line) as { core: { deviceId: string } };
+        expect(partitionFor('t1', core.deviceId, ['0', '1', '2', '3'])).toBe(pack.partitionId);
+      }
+    }
   });
 
   it('reads gzip NDJSON', async () => {
@@ -183,6 +206,7 @@ describe('ingestEvents', () => {
 
   it('turns a publish failure into 503 + Retry-After, accepting nothing', async () => {
     const failing: Publisher = {
+      partitionIds: async () => ['0'],
       publish: async () => {
         throw new Error('ServiceBusy');
       },

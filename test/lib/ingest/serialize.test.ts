@@ -160,6 +160,7 @@ async function published(
   const body = Buffer.from(JSON.stringify(events));
   const out = processItems(parseBody(body, 'json', defaultLimits), rules, {
     limits: defaultLimits,
+    partitionIds: ['0'],
     now,
     escapeFree: forceEscapes ? false : escapeFree(body),
   });
