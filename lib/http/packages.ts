@@ -1,5 +1,6 @@
 import { IngestError } from '../ingest/errors.js';
 import { ingestPackage } from '../ingest/package.js';
+import { PACKAGE_ID_PATTERN } from '../ingest/packageStore.js';
 import type { HttpDeps } from './deps.js';
 import type { ApiRequest, RequestLog } from './request.js';
 import { guarded, type JsonResponse, outcomeResponse } from './responses.js';
@@ -19,7 +20,7 @@ export function handlePostPackage(
       maxPackageBytes: deps.settings.INGEST_MAX_PACKAGE_BYTES,
       save: (st) => deps.packages.save(st),
     });
-    return { ...outcomeResponse(stats), headers: { location: `v1/packages/${stats.id}` } };
+    return { ...outcomeResponse(stats), headers: { location: packageLocation(request, stats.id) } };
   });
 }
 
@@ -33,8 +34,23 @@ export function handleGetPackage(
     const caller = await callerTenant(request, deps);
     if ('denied' in caller) return caller.denied;
     const id = request.params?.id ?? '';
+    if (!PACKAGE_ID_PATTERN.test(id)) {
+      throw new IngestError(
+        'PACKAGE_ID_INVALID',
+        'A package id is what POST /v1/packages answered (letters, digits and dashes, at most 64): check the URL',
+      );
+    }
     const stats = await deps.packages.get(caller.tenant.id, id);
     if (!stats) throw new IngestError('NOT_FOUND', `No package ${id} for this tenant`);
     return { status: 200, jsonBody: stats };
   });
+}
+
+/**
+ * Where GET finds a package: the request's own path plus the id, so it resolves under any route
+ * prefix (`/api/v1/packages/<id>` with the default `api`).
+ */
+function packageLocation(request: ApiRequest, id: string): string {
+  const path = request.url ? new URL(request.url).pathname.replace(/\/+$/, '') : '/api/v1/packages';
+  return `${path}/${id}`;
 }

@@ -20,6 +20,9 @@ export interface PackageStats {
   message?: string;
 }
 
+/** Package ids: what ingest assigns, and all a GET may ask for (safe as a Table row key). */
+export const PACKAGE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
+
 /** Package statistics in Table storage (PartitionKey tenant, RowKey package id). */
 export class PackageStore {
   constructor(private readonly table: TableClient) {}

@@ -160,7 +160,19 @@ describe('ingest through the local host into Event Hubs', () => {
       rejected: 1,
       errors: [{ index: 3, code: 'EVENT_MALFORMED' }],
     });
-    const got = await stack.fetch(`/api/v1/packages/${stats.id}`, { headers: auth });
+    expect(res.headers.get('location')).toBe(`/api/v1/packages/${stats.id}`);
+    const got = await stack.fetch(res.headers.get('location')!, { headers: auth });
+    expect(got.status).toBe(200);
     expect(await got.json()).toMatchObject({ id: stats.id, status: 'completed', totalLines: 2 });
+  });
+
+  it.each([
+    ['a%2Fb', 400, 'PACKAGE_ID_INVALID'],
+    [`${'x'.repeat(65)}`, 400, 'PACKAGE_ID_INVALID'],
+    ['0b8a6ea2-59f6-4b8c-9d87-0f2a8d1c1f00', 404, 'NOT_FOUND'],
+  ])('answers GET /api/v1/packages/%s with %i %s', async (id, status, code) => {
+    const res = await stack.fetch(`/api/v1/packages/${id}`, { headers: auth });
+    expect(res.status).toBe(status);
+    expect(((await res.json()) as { code: string }).code).toBe(code);
   });
 });
