@@ -1,7 +1,8 @@
-import type { ReadableStream } from 'node:stream/web';
 import { checkAdminKey } from '../auth/adminKey.js';
 import { deniedResponse } from '../auth/apiKey.js';
+import { checkDeclaredLength, readDecoded } from '../ingest/body.js';
 import { IngestError } from '../ingest/errors.js';
+import type { VersionedConfig } from '../tenants/config.js';
 import type { HttpDeps } from './deps.js';
 import type { ApiRequest, RequestLog } from './request.js';
 import { guarded, type JsonResponse } from './responses.js';
@@ -22,26 +23,68 @@ export function handleGetConfig(request: ApiRequest, deps: HttpDeps, log: Reques
   });
 }
 
-/** PUT /v1/config?tenant=<id> with the admin key: replaces the config and bumps its version. */
+/** The largest config body: 1,000 blocklist rules and 1,000 sampling rules fit well within it. */
+export const MAX_CONFIG_BODY_BYTES = 256 * 1024;
+
+/**
+ * PUT /v1/config?tenant=<id> (admin key): replaces the tenant's whole config (every field
+ * required) and bumps its version.
+ */
 export function handlePutConfig(request: ApiRequest, deps: HttpDeps, log: RequestLog): Promise<JsonResponse> {
+  return changeConfig(request, deps, log, (tenant, body, ifMatch) =>
+    deps.stores.config.put(tenant, body, ifMatch),
+  );
+}
+
+/**
+ * PATCH /v1/config?tenant=<id> (admin key): merges a JSON Merge Patch (RFC 7386) into the
+ * tenant's config; fields left out keep their values.
+ */
+export function handlePatchConfig(
+  request: ApiRequest,
+  deps: HttpDeps,
+  log: RequestLog,
+): Promise<JsonResponse> {
+  return changeConfig(request, deps, log, (tenant, body, ifMatch) =>
+    deps.stores.config.patch(tenant, body, ifMatch),
+  );
+}
+
+async function changeConfig(
+  request: ApiRequest,
+  deps: HttpDeps,
+  log: RequestLog,
+  write: (tenant: string, body: unknown, ifMatch: string | undefined) => Promise<VersionedConfig>,
+): Promise<JsonResponse> {
   return guarded(log, async () => {
     const auth = checkAdminKey(request.headers, deps.settings);
     if (!auth.ok) return deniedResponse(auth);
-    const tenantId = request.query?.get('tenant') ?? '';
-    if (!tenantId || !(await deps.stores.tenants.getTenant(tenantId))) {
-      throw new IngestError('NOT_FOUND', `Unknown tenant "${tenantId}": pass ?tenant=<id>`);
+    const tenant = request.query?.get('tenant') ?? '';
+    if (!tenant) {
+      throw new IngestError('TENANT_REQUIRED', 'Name the tenant whose config to change: ?tenant=<id>');
     }
-    let input: unknown;
-    try {
-      input = JSON.parse(await new Response(request.body as ReadableStream<Uint8Array> | null).text());
-    } catch {
-      throw new IngestError('BODY_MALFORMED', 'The body must be the config as JSON');
+    if (!(await deps.stores.tenants.getTenant(tenant))) {
+      throw new IngestError('TENANT_NOT_FOUND', `There is no tenant "${tenant}"`);
     }
-    const saved = await deps.stores.config.put(tenantId, input, request.headers.get('if-match') ?? undefined);
+    const body = await readJson(request, MAX_CONFIG_BODY_BYTES);
+    const saved = await write(tenant, body, request.headers.get('if-match') ?? undefined);
     return {
       status: 200,
       headers: { etag: saved.etag },
       jsonBody: { version: saved.version, ...saved.config },
     };
   });
+}
+
+/** A small JSON request body, read with its size capped while it arrives. */
+async function readJson(request: ApiRequest, maxBytes: number): Promise<unknown> {
+  checkDeclaredLength(request.headers, maxBytes);
+  const text = request.body
+    ? await readDecoded(request.body, { gzip: false, maxBodyBytes: maxBytes, maxInflatedBytes: maxBytes })
+    : Buffer.alloc(0);
+  try {
+    return JSON.parse(text.toString('utf8'));
+  } catch {
+    throw new IngestError('BODY_MALFORMED', 'The body must be the config as a JSON object');
+  }
 }

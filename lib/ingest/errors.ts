@@ -22,7 +22,9 @@ export const requestErrors = {
   CONFIG_INVALID: 400,
   PRECONDITION_FAILED: 412,
   PACKAGE_ID_INVALID: 400,
+  TENANT_REQUIRED: 400,
   NOT_FOUND: 404,
+  TENANT_NOT_FOUND: 404,
   PUBLISH_UNAVAILABLE: 503,
 } as const;
 export type RequestErrorCode = keyof typeof requestErrors;

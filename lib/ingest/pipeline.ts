@@ -1,8 +1,8 @@
 import type { Core } from '../schema/index.js';
-import type { Blocklist } from './blocklist.js';
 import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
 import { IngestError } from './errors.js';
+import type { Blocklist, Sampling } from './eventRules.js';
 import type { Limits } from './limits.js';
 import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
 import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
@@ -16,6 +16,7 @@ export interface TenantRules {
   policy: CompiledPolicy;
   pseudonymizer: Pseudonymizer;
   blocklist: Blocklist;
+  sampling: Sampling;
   /** The tenant switched telemetry off: every event is dropped. */
   optOut: boolean;
   /** Pseudonyms of users and devices that opted out. */
@@ -98,7 +99,7 @@ export function processItems(
   options: ProcessOptions,
   indexOf: (i: number) => number = (i) => i,
 ): Outcome & { packs: Promise<Pack[]> } {
-  const { tenant, policy, pseudonymizer: p, blocklist } = rules;
+  const { tenant, policy, pseudonymizer: p, blocklist, sampling } = rules;
   const { maxEventBytes, maxDepth } = options.limits;
   const plain = options.escapeFree === true;
   // Server fields, the same on every line of the request.
@@ -136,14 +137,16 @@ export function processItems(
       outcome.dropped++;
       continue;
     }
+    // Without a client id, derive one from the content so a resend maps to the same id.
+    const id = e.id ?? `s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}`;
+    const rate = sampling.rateFor(e.name);
+    if (rate < 1 && !sampling.keeps(id, rate)) {
+      outcome.dropped++;
+      continue;
+    }
     // The line is what JSON.stringify printed for {id, name, time, tenant, receivedAt, core, data,
     // custom}, built by hand (serialize.ts); name and time are validated ASCII, never escaped.
-    let line = '{"id":';
-    if (e.id !== undefined) line += quote(e.id, plain);
-    else {
-      // Without a client id, derive one from the content so a resend maps to the same id.
-      line += `"s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}"`;
-    }
+    let line = `{"id":${e.id === undefined ? `"${id}"` : quote(id, plain)}`;
     line += `,"name":"${e.name}","time":"${e.time}"${server},"core":${c.json}`;
     const sensitive = c.external ? policy.fieldSet : undefined;
     const pseudonymizer = c.external ? p : undefined;

@@ -1,15 +1,15 @@
 import type { ConfigStore } from '../tenants/config.js';
 import type { OptOutStore } from '../tenants/optouts.js';
 import type { Tenant } from '../tenants/store.js';
-import { type Blocklist, compileBlocklist } from './blocklist.js';
+import { type Blocklist, compileBlocklist, compileSampling, type Sampling } from './eventRules.js';
 import type { TenantRules } from './pipeline.js';
 import { type CompiledPolicy, compilePolicy, pseudonymizerFor } from './privacy.js';
 
 /** Compiled forms, recompiled only when the tenant or config version changes. */
 const compiled = new WeakMap<object, CompiledPolicy>();
-const blocklists = new Map<string, { version: number; blocklist: Blocklist }>();
+const compiledConfigs = new Map<string, { version: number; blocklist: Blocklist; sampling: Sampling }>();
 
-/** Everything ingest applies for a tenant: privacy policy, blocklist and opt-outs. */
+/** Everything ingest applies for a tenant: privacy policy, blocklist, sampling and opt-outs. */
 export async function tenantRules(
   tenant: Tenant,
   stores: { config: ConfigStore; optOuts: OptOutStore },
@@ -24,16 +24,21 @@ export async function tenantRules(
     policy = compilePolicy(tenant.policy);
     compiled.set(tenant.policy, policy);
   }
-  let block = blocklists.get(tenant.id);
-  if (block?.version !== version) {
-    block = { version, blocklist: compileBlocklist(config.blocklist) };
-    blocklists.set(tenant.id, block);
+  let compiledConfig = compiledConfigs.get(tenant.id);
+  if (compiledConfig?.version !== version) {
+    compiledConfig = {
+      version,
+      blocklist: compileBlocklist(config.blocklist),
+      sampling: compileSampling(config.sampling),
+    };
+    compiledConfigs.set(tenant.id, compiledConfig);
   }
   return {
     tenant: tenant.id,
     policy,
     pseudonymizer: pseudonymizerFor(privacySecret, tenant.id),
-    blocklist: block.blocklist,
+    blocklist: compiledConfig.blocklist,
+    sampling: compiledConfig.sampling,
     optOut: config.optOut,
     optOuts,
   };

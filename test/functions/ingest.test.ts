@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +20,7 @@ beforeAll(async () => {
       'functions/ingestEvents.ts',
       'functions/getConfig.ts',
       'functions/putConfig.ts',
+      'functions/patchConfig.ts',
       'functions/postPackage.ts',
       'functions/getPackage.ts',
     ],
@@ -35,6 +37,34 @@ const event = (id: string, name = 'feature.used') => ({
   time: new Date().toISOString(),
   core: { deviceId: 'device-1', userId: 'user-1' },
 });
+
+/** A request on a connection of its own (closed afterwards), with its status and JSON body. */
+function oneShot(
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: unknown }> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${stack.url}${path}`,
+      {
+        method,
+        agent: false,
+        headers: { ...headers, 'x-functions-key': stack.host.functionKey, connection: 'close' },
+      },
+      (res) => {
+        let text = '';
+        res.on('data', (chunk: Buffer) => {
+          text += chunk.toString();
+        });
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
 
 /** Every event in the hub so far, each line with its message's index and partition. */
 async function readBack(expected: number): Promise<Record<string, unknown>[]> {
@@ -130,7 +160,12 @@ describe('ingest through the local host into Event Hubs', () => {
     const put = await stack.fetch('/api/v1/config?tenant=dev', {
       method: 'PUT',
       headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ blocklist: ['debug.*'] }),
+      body: JSON.stringify({
+        blocklist: ['debug.*'],
+        sampling: {},
+        uploadIntervalSeconds: 120,
+        optOut: false,
+      }),
     });
     expect(put.status).toBe(200);
     expect(await put.json()).toMatchObject({ version: 1, blocklist: ['debug.*'] });
@@ -140,6 +175,34 @@ describe('ingest through the local host into Event Hubs', () => {
       body: JSON.stringify([event('c', 'debug.trace')]),
     });
     expect(await res.json()).toEqual({ accepted: 0, rejected: 0, dropped: 1, errors: [] });
+  });
+
+  it('changes config only for a named tenant, whole with PUT or merged with PATCH, within a size limit', async () => {
+    const admin = { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' };
+    const send = async (method: string, query: string, body: string) => {
+      const res = await stack.fetch(`/api/v1/config${query}`, { method, headers: admin, body });
+      return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+    };
+    expect(await send('PUT', '', '{}')).toMatchObject({ status: 400, body: { code: 'TENANT_REQUIRED' } });
+    expect(await send('PATCH', '?tenant=nobody', '{}')).toMatchObject({
+      status: 404,
+      body: { code: 'TENANT_NOT_FOUND' },
+    });
+    expect(await send('PUT', '?tenant=dev', '{"blocklist":[]}')).toMatchObject({
+      status: 400,
+      body: { code: 'CONFIG_INVALID', message: expect.stringContaining('send every field, or PATCH') },
+    });
+    // On a connection of its own: the answer comes before the body is read, and the connection closes.
+    const huge = JSON.stringify({ blocklist: Array.from({ length: 30_000 }, (_, i) => `name.${i}`) });
+    expect(await oneShot('PATCH', '/api/v1/config?tenant=dev', admin, huge)).toMatchObject({
+      status: 413,
+      body: { code: 'BODY_TOO_LARGE' },
+    });
+    const patched = await send('PATCH', '?tenant=dev', '{"uploadIntervalSeconds":300}');
+    expect(patched).toMatchObject({
+      status: 200,
+      body: { uploadIntervalSeconds: 300, blocklist: ['debug.*'] },
+    });
   });
 
   it('takes a package and reports its statistics', async () => {

@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
+import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
 import { ingestPackage } from '../../../lib/ingest/package.js';
 import type { PackageStats } from '../../../lib/ingest/packageStore.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
@@ -14,6 +14,7 @@ const rules = {
   policy: compilePolicy(emptyPolicy),
   pseudonymizer: Pseudonymizer.forTenant('package-secret-0123456789', 't1'),
   blocklist: compileBlocklist(['debug.*']),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set<string>(),
 };

@@ -1,9 +1,9 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody, readDecoded } from '../../../lib/ingest/body.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
+import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
 import { missingRequired } from '../../../lib/ingest/fastCheck.js';
 import { processItems } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
@@ -19,6 +19,7 @@ const rules = {
   policy: compilePolicy({ ...emptyPolicy, sensitiveFields: ['email'] }),
   pseudonymizer: Pseudonymizer.forTenant('property-secret-0123456789', 't'),
   blocklist: compileBlocklist(['x.*']),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set<string>(),
 };

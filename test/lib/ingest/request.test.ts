@@ -1,8 +1,8 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { errorResponse, outcomeResponse } from '../../../lib/http/responses.js';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
+import { compileBlocklist, compileSampling, sampleFraction } from '../../../lib/ingest/eventRules.js';
 import { partitionFor } from '../../../lib/ingest/pack.js';
 import type { TenantRules } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
@@ -32,6 +32,7 @@ function rules(overrides: Partial<TenantRules> = {}): TenantRules {
     policy: compilePolicy({ sensitiveFields: [], internalDomains: ['contoso.com'], internalIds: [] }),
     pseudonymizer,
     blocklist: compileBlocklist(['debug.*']),
+    sampling: compileSampling({}),
     optOut: false,
     optOuts: new Set(),
     ...overrides,
@@ -162,6 +163,41 @@ describe('ingestEvents', () => {
       status: 202,
       jsonBody: { accepted: 0, rejected: 0, dropped: 1, errors: [] },
     });
+  });
+
+  it('applies sampling by event id: the same events are kept every time, and clients can tell which', async () => {
+    const events = Array.from({ length: 400 }, (_, i) =>
+      ev(i, { name: i % 2 ? 'view' : 'feature.used', data: i % 2 ? { contentId: 'c' } : undefined }),
+    );
+    const sampled = rules({ sampling: compileSampling({ view: 0.5, 'feature.*': 0 }) });
+    const run = async () => {
+      const publisher = memoryPublisher();
+      const outcome = await ingestEvents(req(JSON.stringify(events)), sampled, {
+        publisher,
+        clock,
+        limits: defaultLimits,
+      });
+      return {
+        outcome,
+        ids: lines(publisher)
+          .map((l) => l.id as string)
+          .sort(),
+      };
+    };
+    const first = await run();
+    const expected = events
+      .filter((e) => e.name === 'view' && sampleFraction(e.id) < 0.5)
+      .map((e) => e.id)
+      .sort();
+    expect(first.ids).toEqual(expected);
+    expect(first.outcome).toMatchObject({
+      accepted: expected.length,
+      rejected: 0,
+      dropped: 400 - expected.length,
+    });
+    expect(expected.length).toBeGreaterThan(70);
+    expect(expected.length).toBeLessThan(130);
+    expect((await run()).ids).toEqual(first.ids);
   });
 
   it('answers 400 with the same shape when nothing is accepted', async () => {

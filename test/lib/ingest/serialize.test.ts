@@ -1,8 +1,8 @@
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody } from '../../../lib/ingest/body.js';
+import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
 import { canonicalUtcMs, isoTimeMs } from '../../../lib/ingest/eventTime.js';
 import { processItems, type TenantRules } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer, privateCore, resolveUserKind } from '../../../lib/ingest/privacy.js';
@@ -21,6 +21,7 @@ const rules: TenantRules = {
   }),
   pseudonymizer: Pseudonymizer.forTenant('serialize-secret-0123456789', 'acme'),
   blocklist: compileBlocklist([]),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set<string>(),
 };

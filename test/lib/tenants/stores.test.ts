@@ -60,31 +60,68 @@ describe('TenantStore', () => {
   });
 });
 
+const whole = { blocklist: [], sampling: {}, uploadIntervalSeconds: 60, optOut: false };
+
 describe('ConfigStore', () => {
   it('starts at version 0 with defaults; put bumps the version and the ETag', async () => {
     const store = new ConfigStore(tables.tenantconfig!, 0);
     const first = await store.get('t1');
-    expect(first).toEqual({
-      version: 0,
-      etag: '"t1-v0"',
-      config: { blocklist: [], sampling: {}, uploadIntervalSeconds: 60, optOut: false },
-    });
-    const saved = await store.put('t1', { blocklist: ['debug.*'], sampling: { view: 0.5 } });
+    expect(first).toEqual({ version: 0, etag: '"t1-v0"', config: whole });
+    const saved = await store.put('t1', { ...whole, blocklist: ['debug.*'], sampling: { view: 0.5 } });
     expect(saved.version).toBe(1);
     expect(saved.etag).toBe('"t1-v1"');
     expect((await store.get('t1')).config.blocklist).toEqual(['debug.*']);
-    await expect(store.put('t1', {}, '"t1-v0"')).rejects.toMatchObject({
+    await expect(store.put('t1', whole, '"t1-v0"')).rejects.toMatchObject({
       status: 412,
       code: 'PRECONDITION_FAILED',
     });
-    expect((await store.put('t1', {}, '"t1-v1"')).version).toBe(2);
+    expect((await store.put('t1', whole, '"t1-v1"')).version).toBe(2);
+  });
+
+  it('PUT needs the whole document: a field left out is refused, never reset silently', async () => {
+    const store = new ConfigStore(tables.tenantconfig!, 0);
+    await store.put('t3', { ...whole, optOut: true, uploadIntervalSeconds: 300 });
+    await expect(store.put('t3', { blocklist: ['x'] })).rejects.toMatchObject({
+      status: 400,
+      code: 'CONFIG_INVALID',
+      message:
+        'sampling is missing: PUT replaces the whole config: send every field, or PATCH to change some',
+    });
+    expect((await store.get('t3')).config).toEqual({ ...whole, optOut: true, uploadIntervalSeconds: 300 });
+  });
+
+  it('PATCH merges (RFC 7386): fields left out keep their values, null removes a sampling rule', async () => {
+    const store = new ConfigStore(tables.tenantconfig!, 0);
+    await store.put('t4', {
+      ...whole,
+      blocklist: ['a'],
+      sampling: { view: 0.5, 'debug.*': 0 },
+      optOut: true,
+    });
+    const patched = await store.patch('t4', { blocklist: ['b'], sampling: { view: null, fault: 1 } });
+    expect(patched.config).toEqual({
+      blocklist: ['b'],
+      sampling: { 'debug.*': 0, fault: 1 },
+      uploadIntervalSeconds: 60,
+      optOut: true,
+    });
+    expect(patched.version).toBe(2);
+    await expect(store.patch('t4', { uploadIntervalSeconds: 1 })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    await expect(store.patch('t4', JSON.parse('{"__proto__": {"optOut": false}}'))).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+    });
+    await expect(store.patch('t4', [1])).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    expect((await store.get('t4')).version).toBe(2);
   });
 
   it.each([
-    [{ blocklist: ['de*bug'] }],
-    [{ sampling: { view: 2 } }],
-    [{ uploadIntervalSeconds: 1 }],
-    [{ unknown: true }],
+    [{ ...whole, blocklist: ['de*bug'] }],
+    [{ ...whole, sampling: { view: 2 } }],
+    [{ ...whole, sampling: { 'de*bug': 0.5 } }],
+    [{ ...whole, uploadIntervalSeconds: 1 }],
+    [{ ...whole, unknown: true }],
   ])('rejects %o with 400 CONFIG_INVALID', async (input) => {
     await expect(new ConfigStore(tables.tenantconfig!, 0).put('t2', input)).rejects.toMatchObject({
       status: 400,
