@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { freePorts, startStack } from '../dev/stack.js';
 import { ensureDevTenant } from '../dev/tenant.js';
-import { compileBlocklist } from '../lib/ingest/blocklist.js';
+import { compileBlocklist, compileSampling } from '../lib/ingest/eventRules.js';
 import { ingestPackage } from '../lib/ingest/package.js';
 import type { TenantRules } from '../lib/ingest/pipeline.js';
 import { compilePolicy, pseudonymizerFor } from '../lib/ingest/privacy.js';
@@ -153,6 +153,7 @@ const rules: TenantRules = {
   }),
   pseudonymizer: pseudonymizerFor('bench-privacy-secret-0123456789', 'bench'),
   blocklist: compileBlocklist(['debug.*', 'noise']),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set(['0123456789abcdef0123456789abcdef']),
 };
@@ -197,6 +198,7 @@ const figures = {
       limits: defaultLimits,
       maxPackageBytes: 100 * 1024 * 1024,
       save: async () => {},
+      warn: () => {},
     });
     if (stats.accepted !== PACKAGE_EVENTS)
       throw new Error(`expected all accepted: ${JSON.stringify(stats.errors[0])}`);

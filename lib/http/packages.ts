@@ -19,6 +19,7 @@ export function handlePostPackage(
       ...deps.ingest,
       maxPackageBytes: deps.settings.INGEST_MAX_PACKAGE_BYTES,
       save: (st) => deps.packages.save(st),
+      warn: (message, err) => log.warn(`invocation ${log.invocationId}: ${message}:`, err),
     });
     return { ...outcomeResponse(stats), headers: { location: packageLocation(request, stats.id) } };
   });

@@ -50,7 +50,12 @@ const headerError = () =>
 export async function ingestPackage(
   request: IngestRequest,
   rules: TenantRules,
-  deps: IngestDeps & { maxPackageBytes: number; save(stats: PackageStats): Promise<void> },
+  deps: IngestDeps & {
+    maxPackageBytes: number;
+    save(stats: PackageStats): Promise<void>;
+    /** Where a failure that does not change the answer is reported (the invocation's log). */
+    warn(message: string, err: unknown): void;
+  },
 ): Promise<PackageStats> {
   const type = mediaType(request.headers.get('content-type'));
   if (type !== '' && !ndjsonTypes.has(type)) {
@@ -148,7 +153,11 @@ export async function ingestPackage(
     // whole file is safe because event ids make duplicates harmless downstream.
     stats.status = 'failed';
     stats.message = err instanceof Error ? err.message : String(err);
-    await deps.save({ ...stats, completedAt: new Date(deps.clock()).toISOString() }).catch(() => {});
+    await deps
+      .save({ ...stats, completedAt: new Date(deps.clock()).toISOString() })
+      .catch((saveErr: unknown) =>
+        deps.warn(`package ${stats.id}: its statistics (status failed) could not be saved`, saveErr),
+      );
     if (err instanceof IngestError) err.headers['x-package-id'] = stats.id;
     throw err;
   }

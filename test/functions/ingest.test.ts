@@ -23,7 +23,10 @@ beforeAll(async () => {
       'functions/patchConfig.ts',
       'functions/postPackage.ts',
       'functions/getPackage.ts',
+      'functions/health.ts',
     ],
+    // Ingest needs no Cosmos DB: left unreachable, it is the dependency health reports as down.
+    without: ['cosmos'],
     settings: { TELEMETRY_DEV_KEY: devKey, TELEMETRY_ADMIN_KEY: adminKey, CONFIG_CACHE_SECONDS: '0' },
   });
   await ensureDevTenant(tenantStores(services()).tenants, devKey);
@@ -133,6 +136,16 @@ describe('ingest through the local host into Event Hubs', () => {
     }
     // The request's Event Hubs messages: one pack per partition (each ~250 KiB of NDJSON).
     expect(new Set(gateway.map((l) => l.message)).size).toBe(4);
+  });
+
+  it('logs a 5xx with its invocation id: health answers 503 naming the dependency that is down', async () => {
+    const res = await stack.fetch('/api/health');
+    expect(res.status).toBe(503);
+    const report = (await res.json()) as { dependencies: Record<string, { status: string }> };
+    expect(report.dependencies.cosmos?.status).toBe('error');
+    const logged = stack.logs.filter((r) => r.category === 'Function.health' && r.level === 'error');
+    expect(logged).toHaveLength(1);
+    expect(logged[0]!.message).toMatch(new RegExp(`^invocation ${logged[0]!.invocationId}: 503 .*"cosmos"`));
   });
 
   it.each([

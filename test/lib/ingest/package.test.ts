@@ -44,6 +44,9 @@ async function run(text: string, gzip = false, latin1 = false, saved: PackageSta
       save: async (s) => {
         saved.push(s);
       },
+      warn: (message: string) => {
+        throw new Error(`unexpected warning: ${message}`);
+      },
     },
   );
   return { stats, saved, publisher };
@@ -123,6 +126,38 @@ describe('ingestPackage', () => {
       path: 'name',
       message: 'name is required',
     });
+  });
+
+  it('logs a failed save of a failed package instead of swallowing it, and answers with the failure', async () => {
+    const warnings: [string, unknown][] = [];
+    const saveError = new Error('Table storage is down');
+    const body = `${header}\n${'{}\n'.repeat(12_000)}`;
+    const err = await ingestPackage(
+      {
+        headers: new Headers({ 'content-type': 'application/x-ndjson' }),
+        body: (async function* () {
+          yield Buffer.from(body);
+        })(),
+      },
+      rules,
+      {
+        publisher: memoryPublisher(),
+        clock: () => now,
+        limits: defaultLimits,
+        maxPackageBytes: 1024 * 1024,
+        save: async () => {
+          throw saveError;
+        },
+        warn: (message, e) => warnings.push([message, e]),
+      },
+    ).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TOO_MANY_REJECTED' });
+    expect(warnings).toEqual([
+      [
+        expect.stringMatching(/^package [0-9a-f-]{36}: its statistics \(status failed\) could not be saved$/),
+        saveError,
+      ],
+    ]);
   });
 
   it('publishes a large file in chunks', async () => {
