@@ -25,7 +25,7 @@ export function httpDeps(s: Services): HttpDeps {
   if (!d) {
     d = {
       stores: tenantStores(s),
-      packages: new PackageStore(s.table(tenantTables.packages)),
+      packages: new PackageStore(s.table(tenantTables.packages), s.config.PACKAGE_RETENTION_DAYS),
       ingest: {
         publisher: eventHubPublisher(s.eventHubProducer),
         clock: Date.now,

@@ -21,6 +21,12 @@ export function handlePostPackage(
       save: (st) => deps.packages.save(st),
       warn: (message, err) => log.warn(`invocation ${log.invocationId}: ${message}:`, err),
     });
+    // Housekeeping on the upload path (at most hourly): expired statistics go; a failure only warns.
+    await deps.packages
+      .expire()
+      .catch((err: unknown) =>
+        log.warn(`invocation ${log.invocationId}: expiring package statistics failed:`, err),
+      );
     return { ...outcomeResponse(stats), headers: { location: packageLocation(request, stats.id) } };
   });
 }

@@ -1,4 +1,4 @@
-import type { TableClient } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { isStatus } from '../clients/errors.js';
 import type { EventError } from './errors.js';
 
@@ -23,17 +23,73 @@ export interface PackageStats {
 /** Package ids: what ingest assigns, and all a GET may ask for (safe as a Table row key). */
 export const PACKAGE_ID_PATTERN = /^[A-Za-z0-9-]{1,64}$/;
 
-/** Package statistics in Table storage (PartitionKey tenant, RowKey package id). */
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+/**
+ * Expiry index rows live in the same table, in partitions `~expires~<yyyyMMdd>` (the day a package
+ * was received), row `<tenant>~<id>`. Tenant ids cannot start with `~` (TENANT_ID_PATTERN), so the
+ * two kinds of row never share a partition, and expiry reads only what has expired: one range of
+ * partition keys.
+ */
+const EXPIRES = '~expires~';
+const dayKey = (iso: string) => `${EXPIRES}${iso.slice(0, 10).replaceAll('-', '')}`;
+
+/**
+ * Package statistics in Table storage (PartitionKey tenant, RowKey package id), kept
+ * `retentionDays` after the package was received (and removed within a day after that).
+ */
 export class PackageStore {
-  constructor(private readonly table: TableClient) {}
+  private lastExpiry = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly table: TableClient,
+    private readonly retentionDays: number,
+    private readonly clock: () => number = Date.now,
+  ) {}
 
   async save(stats: PackageStats): Promise<void> {
     const { id, tenant, errors, ...rest } = stats;
+    // The index row first: statistics without one would never expire.
+    await this.table.upsertEntity(
+      { partitionKey: dayKey(stats.receivedAt), rowKey: `${tenant}~${id}` },
+      'Replace',
+    );
     // Errors are bounded (100 × short messages) and stay under the 64 KiB property limit.
     await this.table.upsertEntity(
       { partitionKey: tenant, rowKey: id, ...rest, errors: JSON.stringify(errors).slice(0, 60_000) },
       'Replace',
     );
+  }
+
+  /**
+   * Deletes the statistics of packages received before the retention window (whole days), at most
+   * once an hour per process; the upload path calls it. Returns how many were deleted.
+   */
+  async expire(): Promise<number> {
+    const now = this.clock();
+    if (now - this.lastExpiry < HOUR_MS) return 0;
+    this.lastExpiry = now;
+    const cutoff = dayKey(new Date(now - this.retentionDays * DAY_MS).toISOString());
+    const filter = odata`PartitionKey ge ${EXPIRES} and PartitionKey lt ${cutoff}`;
+    let deleted = 0;
+    for await (const row of this.table.listEntities({
+      queryOptions: { filter, select: ['PartitionKey', 'RowKey'] },
+    })) {
+      const rowKey = row.rowKey!;
+      const at = rowKey.indexOf('~');
+      await this.deleteIfPresent(rowKey.slice(0, at), rowKey.slice(at + 1));
+      await this.deleteIfPresent(row.partitionKey!, rowKey);
+      deleted++;
+    }
+    return deleted;
+  }
+
+  private async deleteIfPresent(partitionKey: string, rowKey: string): Promise<void> {
+    try {
+      await this.table.deleteEntity(partitionKey, rowKey);
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err;
+    }
   }
 
   async get(tenant: string, id: string): Promise<PackageStats | undefined> {

@@ -10,6 +10,12 @@ export interface Tenant {
   policy: PrivacyPolicy;
 }
 
+/**
+ * Tenant ids: letters, digits, `_ . -`, at most 64 (safe as Table keys and in lake paths; never
+ * starting with `~`, which other tables use for their own partitions).
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 const TENANT_PK = 'tenant';
 const KEY_PK = 'key';
 
@@ -29,6 +35,7 @@ export class TenantStore {
   }
 
   async putTenant(id: string, policy: Partial<PrivacyPolicy> = {}, disabled = false): Promise<Tenant> {
+    if (!TENANT_ID_PATTERN.test(id)) throw new Error(`Tenant id "${id}" does not match ${TENANT_ID_PATTERN}`);
     const parsed = PrivacyPolicySchema.parse({ ...emptyPolicy, ...policy });
     await this.tenants.upsertEntity(
       { partitionKey: TENANT_PK, rowKey: id, policy: JSON.stringify(parsed), disabled },

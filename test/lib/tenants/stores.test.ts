@@ -139,7 +139,7 @@ describe('OptOutStore and PackageStore', () => {
   });
 
   it('round-trips package stats', async () => {
-    const store = new PackageStore(tables.packages!);
+    const store = new PackageStore(tables.packages!, 30);
     const stats = {
       id: 'p1',
       tenant: 't1',
@@ -157,5 +157,44 @@ describe('OptOutStore and PackageStore', () => {
     await store.save(stats);
     expect(await store.get('t1', 'p1')).toEqual(stats);
     expect(await store.get('t2', 'p1')).toBeUndefined();
+  });
+});
+
+describe('PackageStore retention', () => {
+  const stats = (id: string, receivedAt: string) => ({
+    id,
+    tenant: 'keep',
+    source: 's',
+    kind: 'spool',
+    status: 'completed' as const,
+    receivedAt,
+    totalLines: 0,
+    accepted: 0,
+    rejected: 0,
+    dropped: 0,
+    errors: [],
+  });
+
+  it('expires statistics older than PACKAGE_RETENTION_DAYS, reading only what expired, at most hourly', async () => {
+    let now = Date.parse('2026-11-01T12:00:00.000Z');
+    const store = new PackageStore(tables.packages!, 30, () => now);
+    await store.save(stats('old', '2026-11-01T12:00:00.000Z'));
+    await store.save(stats('recent', '2026-11-20T08:00:00.000Z'));
+    expect(await store.expire()).toBe(0); // nothing is 30 days old yet
+    now = Date.parse('2026-12-01T23:30:00.000Z'); // 30.5 days after 'old': its day is not over 30 days ago
+    expect(await store.expire()).toBe(0);
+    now = Date.parse('2026-12-02T00:30:00.000Z'); // a day and 30 days later: every package of that day is older
+    expect(await store.expire()).toBe(1);
+    expect(await store.get('keep', 'old')).toBeUndefined();
+    expect((await store.get('keep', 'recent'))?.id).toBe('recent');
+    const left = [];
+    for await (const row of tables.packages!.listEntities({
+      queryOptions: { filter: "PartitionKey ge '~'" },
+    }))
+      if (row.rowKey!.startsWith('keep~')) left.push(`${row.partitionKey}/${row.rowKey}`);
+    expect(left).toEqual(['~expires~20261120/keep~recent']);
+    now += 30 * 60_000;
+    await store.save(stats('old2', '2026-10-01T00:00:00.000Z'));
+    expect(await store.expire()).toBe(0); // within the hour: not run again
   });
 });
