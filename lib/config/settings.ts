@@ -32,6 +32,11 @@ export const SettingsSchema = z.object({
   INGEST_MAX_EVENT_BYTES: int(256, 1024 * 1024).default(32 * 1024),
   INGEST_MAX_DEPTH: int(2, 64).default(16),
   INGEST_MAX_PACKAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  /**
+   * How long a request waits for Event Hubs, and for Table storage (keys, config), before it
+   * answers 503 with Retry-After, in milliseconds.
+   */
+  INGEST_DEADLINE_MS: int(100, 60_000).default(5000),
   /** Days the statistics of an uploaded package are kept (GET /v1/packages/{id}). */
   PACKAGE_RETENTION_DAYS: int(1, 3650).default(30),
   /** How long tenant config and keys are cached in memory, in seconds. */

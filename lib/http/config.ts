@@ -6,6 +6,7 @@ import type { VersionedConfig } from '../tenants/config.js';
 import type { HttpDeps } from './deps.js';
 import type { ApiRequest, RequestLog } from './request.js';
 import { guarded, type JsonResponse } from './responses.js';
+import { fromStorage } from './storage.js';
 import { callerTenant } from './tenant.js';
 
 /** GET /v1/config: the tenant's dynamic telemetry; `If-None-Match` with the current ETag gets 304. */
@@ -13,7 +14,7 @@ export function handleGetConfig(request: ApiRequest, deps: HttpDeps, log: Reques
   return guarded(log, async () => {
     const caller = await callerTenant(request, deps);
     if ('denied' in caller) return caller.denied;
-    const current = await deps.stores.config.get(caller.tenant.id);
+    const current = await fromStorage(() => deps.stores.config.get(caller.tenant.id), deps.ingest.deadlineMs);
     const headers = { etag: current.etag, 'cache-control': 'private, max-age=0, must-revalidate' };
     const ifNoneMatch = request.headers.get('if-none-match');
     if (ifNoneMatch?.split(',').some((t) => t.trim() === current.etag || t.trim() === '*')) {
@@ -63,11 +64,12 @@ async function changeConfig(
     if (!tenant) {
       throw new IngestError('TENANT_REQUIRED', 'Name the tenant whose config to change: ?tenant=<id>');
     }
-    if (!(await deps.stores.tenants.getTenant(tenant))) {
+    if (!(await fromStorage(() => deps.stores.tenants.getTenant(tenant), deps.ingest.deadlineMs))) {
       throw new IngestError('TENANT_NOT_FOUND', `There is no tenant "${tenant}"`);
     }
     const body = await readJson(request, MAX_CONFIG_BODY_BYTES);
-    const saved = await write(tenant, body, request.headers.get('if-match') ?? undefined);
+    const ifMatch = request.headers.get('if-match') ?? undefined;
+    const saved = await fromStorage(() => write(tenant, body, ifMatch));
     return {
       status: 200,
       headers: { etag: saved.etag },

@@ -30,6 +30,7 @@ export function httpDeps(s: Services): HttpDeps {
         publisher: eventHubPublisher(s.eventHubProducer),
         clock: Date.now,
         limits: limitsFrom(s.config),
+        deadlineMs: s.config.INGEST_DEADLINE_MS,
       },
       settings: s.config,
     };

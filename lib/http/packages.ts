@@ -4,6 +4,7 @@ import { PACKAGE_ID_PATTERN } from '../ingest/packageStore.js';
 import type { HttpDeps } from './deps.js';
 import type { ApiRequest, RequestLog } from './request.js';
 import { guarded, type JsonResponse, outcomeResponse } from './responses.js';
+import { fromStorage } from './storage.js';
 import { callerRules, callerTenant } from './tenant.js';
 
 /** POST /v1/packages */
@@ -18,7 +19,7 @@ export function handlePostPackage(
     const stats = await ingestPackage(request, caller.rules, {
       ...deps.ingest,
       maxPackageBytes: deps.settings.INGEST_MAX_PACKAGE_BYTES,
-      save: (st) => deps.packages.save(st),
+      save: (st) => fromStorage(() => deps.packages.save(st)),
       warn: (message, err) => log.warn(`invocation ${log.invocationId}: ${message}:`, err),
     });
     // Housekeeping on the upload path (at most hourly): expired statistics go; a failure only warns.
@@ -47,7 +48,7 @@ export function handleGetPackage(
         'A package id is what POST /v1/packages answered (letters, digits and dashes, at most 64): check the URL',
       );
     }
-    const stats = await deps.packages.get(caller.tenant.id, id);
+    const stats = await fromStorage(() => deps.packages.get(caller.tenant.id, id), deps.ingest.deadlineMs);
     if (!stats) throw new IngestError('NOT_FOUND', `No package ${id} for this tenant`);
     return { status: 200, jsonBody: stats };
   });

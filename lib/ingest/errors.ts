@@ -26,6 +26,7 @@ export const requestErrors = {
   NOT_FOUND: 404,
   TENANT_NOT_FOUND: 404,
   PUBLISH_UNAVAILABLE: 503,
+  STORAGE_UNAVAILABLE: 503,
 } as const;
 export type RequestErrorCode = keyof typeof requestErrors;
 
@@ -60,8 +61,9 @@ export class IngestError extends Error {
     readonly code: RequestErrorCode,
     message: string,
     readonly headers: Record<string, string> = {},
+    cause?: unknown,
   ) {
-    super(message);
+    super(message, { cause });
     this.name = 'IngestError';
     this.status = requestErrors[code];
   }

@@ -14,7 +14,8 @@ import {
 } from './body.js';
 import { IngestError } from './errors.js';
 import type { PackageStats } from './packageStore.js';
-import { MAX_REPORTED_ERRORS, processItems, publishAll, type TenantRules } from './pipeline.js';
+import { MAX_REPORTED_ERRORS, processItems, type TenantRules } from './pipeline.js';
+import { partitionIdsWithin, publishWithin } from './publisher.js';
 import type { IngestDeps, IngestRequest } from './request.js';
 
 /** Kinds of telemetry file: an SDK's offline spool, a historical backfill, an export from another system. */
@@ -108,7 +109,7 @@ export async function ingestPackage(
     dropped: 0,
     errors: [],
   };
-  const partitionIds = await deps.publisher.partitionIds();
+  const partitionIds = await partitionIdsWithin(deps.publisher, deps.deadlineMs);
   let items: BodyItem[] = [];
   let lineNumbers: number[] = [];
   const flush = async () => {
@@ -118,7 +119,7 @@ export async function ingestPackage(
       { limits: deps.limits, partitionIds, now: deps.clock(), pack: deps.pack },
       (i) => lineNumbers[i]!,
     );
-    await publishAll(deps.publisher, await out.packs);
+    await publishWithin(deps.publisher, await out.packs, deps.deadlineMs);
     stats.accepted += out.accepted;
     stats.rejected += out.rejected;
     stats.dropped += out.dropped;

@@ -1,12 +1,10 @@
 import type { Core } from '../schema/index.js';
 import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
-import { IngestError } from './errors.js';
 import type { Blocklist, Sampling } from './eventRules.js';
 import type { Limits } from './limits.js';
 import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
 import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
-import type { Publisher } from './publisher.js';
 import { jsonObject, quote } from './serialize.js';
 import { validateEvent } from './validate.js';
 
@@ -168,22 +166,4 @@ export function processItems(
     outcome.accepted++;
   }
   return { ...outcome, packs: packer.finishAsync() };
-}
-
-/** Publishes, turning any failure into the 503 the client retries on. */
-export async function publishAll(
-  publisher: Publisher,
-  packs: readonly Pack[],
-  retryAfterSeconds = 5,
-): Promise<void> {
-  if (packs.length === 0) return;
-  try {
-    await publisher.publish(packs);
-  } catch (err) {
-    throw new IngestError(
-      'PUBLISH_UNAVAILABLE',
-      `Event Hubs cannot take the events right now (${(err as Error).message}); nothing of this request was accepted: resend it`,
-      { 'retry-after': String(retryAfterSeconds) },
-    );
-  }
 }

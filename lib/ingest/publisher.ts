@@ -1,4 +1,6 @@
 import type { EventData, EventHubProducerClient } from '@azure/event-hubs';
+import { withDeadline } from './deadline.js';
+import { IngestError } from './errors.js';
 import type { Pack } from './pack.js';
 
 export interface PublishOptions {
@@ -73,4 +75,49 @@ export function eventHubPublisher(producer: EventHubProducerClient): Publisher {
         throw new PublishError(`Event Hubs did not take the events: ${String(failed.reason)}`, failed.reason);
     },
   };
+}
+
+/** What a client is told to wait before resending after a 503, in seconds. */
+export const RETRY_AFTER_SECONDS = 5;
+
+/** The hub's partition ids within the deadline, or the 503 the client retries on (nothing was sent). */
+export async function partitionIdsWithin(
+  publisher: Publisher,
+  deadlineMs: number,
+): Promise<readonly string[]> {
+  try {
+    return await withDeadline(deadlineMs, (abortSignal) => publisher.partitionIds({ abortSignal }));
+  } catch (err) {
+    throw new IngestError(
+      'PUBLISH_UNAVAILABLE',
+      `Event Hubs did not answer within ${deadlineMs} ms (${(err as Error).message}); nothing of this request was published: resend it`,
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      err,
+    );
+  }
+}
+
+/**
+ * Publishes within the deadline. At the deadline, what is not sent yet is abandoned (the SDK call
+ * is aborted, so nothing goes out after the client was answered) and the client gets a 503. Packs
+ * go to Event Hubs concurrently, so some may be in already: the answer says to resend everything,
+ * which is safe because every event has an id and curate removes duplicates by id.
+ */
+export async function publishWithin(
+  publisher: Publisher,
+  packs: readonly Pack[],
+  deadlineMs: number,
+): Promise<void> {
+  if (packs.length === 0) return;
+  try {
+    await withDeadline(deadlineMs, (abortSignal) => publisher.publish(packs, { abortSignal }));
+  } catch (err) {
+    throw new IngestError(
+      'PUBLISH_UNAVAILABLE',
+      `Event Hubs did not take every event of this request within ${deadlineMs} ms (${(err as Error).message}); ` +
+        'some may already be stored. Resend the whole request: event ids make the resend safe, and curate removes the duplicates by id',
+      { 'retry-after': String(RETRY_AFTER_SECONDS) },
+      err,
+    );
+  }
 }

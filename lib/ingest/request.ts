@@ -2,8 +2,8 @@ import { type BodySource, bodyFormat, checkDeclaredLength, isGzip, parseBody, re
 import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
-import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
-import type { Publisher } from './publisher.js';
+import { type Outcome, processItems, type TenantRules } from './pipeline.js';
+import { type Publisher, partitionIdsWithin, publishWithin } from './publisher.js';
 import { escapeFree } from './serialize.js';
 
 export interface IngestDeps {
@@ -11,6 +11,8 @@ export interface IngestDeps {
   /** Epoch ms; injected so tests pin the time window. */
   clock: () => number;
   limits: Limits;
+  /** How long a request waits for Event Hubs before answering 503 (INGEST_DEADLINE_MS). */
+  deadlineMs: number;
   pack?: PackOptions;
 }
 
@@ -40,7 +42,7 @@ export async function ingestEvents(
   if (body.length === 0)
     throw new IngestError('BODY_SHAPE', 'The body is empty: send a JSON array of events');
   const items = parseBody(body, format, limits);
-  const partitionIds = await deps.publisher.partitionIds();
+  const partitionIds = await partitionIdsWithin(deps.publisher, deps.deadlineMs);
   const { packs, ...outcome } = processItems(items, rules, {
     limits,
     partitionIds,
@@ -48,6 +50,6 @@ export async function ingestEvents(
     pack: deps.pack,
     escapeFree: escapeFree(body),
   });
-  await publishAll(deps.publisher, await packs);
+  await publishWithin(deps.publisher, await packs, deps.deadlineMs);
   return outcome;
 }

@@ -40,6 +40,7 @@ async function run(text: string, gzip = false, latin1 = false, saved: PackageSta
       publisher,
       clock: () => now,
       limits: defaultLimits,
+      deadlineMs: 5000,
       maxPackageBytes: 10 * 1024 * 1024,
       save: async (s) => {
         saved.push(s);
@@ -144,6 +145,7 @@ describe('ingestPackage', () => {
         publisher: memoryPublisher(),
         clock: () => now,
         limits: defaultLimits,
+        deadlineMs: 5000,
         maxPackageBytes: 1024 * 1024,
         save: async () => {
           throw saveError;

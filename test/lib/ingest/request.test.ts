@@ -76,7 +76,12 @@ describe('ingestEvents', () => {
       ev(2),
       ev(3, { core: { deviceId: 'x', userId: 'a@contoso.com' } }),
     ]);
-    const outcome = await ingestEvents(req(body), rules(), { publisher, clock, limits: defaultLimits });
+    const outcome = await ingestEvents(req(body), rules(), {
+      publisher,
+      clock,
+      limits: defaultLimits,
+      deadlineMs: 5000,
+    });
     expect(outcome).toEqual({
       accepted: 3,
       rejected: 1,
@@ -120,6 +125,7 @@ describe('ingestEvents', () => {
       publisher,
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     expect(outcome.accepted).toBe(5000);
     expect(publisher.packs.map((p) => p.partitionId).sort()).toEqual(['0', '1', '2', '3']);
@@ -137,7 +143,7 @@ describe('ingestEvents', () => {
     const outcome = await ingestEvents(
       req(body, { 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' }),
       rules(),
-      { publisher, clock, limits: defaultLimits },
+      { publisher, clock, limits: defaultLimits, deadlineMs: 5000 },
     );
     expect(outcome.accepted).toBe(2);
   });
@@ -148,7 +154,7 @@ describe('ingestEvents', () => {
     const outcome = await ingestEvents(
       req(body),
       rules({ optOuts: new Set([pseudonymizer.pseudonym('u1'), pseudonymizer.pseudonym('d0')]) }),
-      { publisher, clock, limits: defaultLimits },
+      { publisher, clock, limits: defaultLimits, deadlineMs: 5000 },
     );
     // d0 devices: e0 (blocked anyway), e2; u1 user
     expect(outcome).toEqual({ accepted: 1, rejected: 0, dropped: 3, errors: [] });
@@ -158,6 +164,7 @@ describe('ingestEvents', () => {
       publisher: memoryPublisher(),
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     expect(outcomeResponse(off)).toEqual({
       status: 202,
@@ -176,6 +183,7 @@ describe('ingestEvents', () => {
         publisher,
         clock,
         limits: defaultLimits,
+        deadlineMs: 5000,
       });
       return {
         outcome,
@@ -205,6 +213,7 @@ describe('ingestEvents', () => {
       publisher: memoryPublisher(),
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     expect(outcomeResponse(outcome)).toEqual({
       status: 400,
@@ -224,6 +233,7 @@ describe('ingestEvents', () => {
       publisher,
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     const [a, b] = lines(publisher);
     expect(a?.id).toMatch(/^s[0-9a-f]{32}$/);
@@ -234,7 +244,12 @@ describe('ingestEvents', () => {
     const outcome = await ingestEvents(
       req(JSON.stringify([ev(0, { custom: { big: 'x'.repeat(400) } }), ev(1)])),
       rules(),
-      { publisher: memoryPublisher(), clock, limits: { ...defaultLimits, maxEventBytes: 300 } },
+      {
+        publisher: memoryPublisher(),
+        clock,
+        limits: { ...defaultLimits, maxEventBytes: 300 },
+        deadlineMs: 5000,
+      },
     );
     expect(outcome.errors).toEqual([expect.objectContaining({ index: 0, code: 'EVENT_TOO_LARGE' })]);
     expect(outcome.accepted).toBe(1);
@@ -251,6 +266,7 @@ describe('ingestEvents', () => {
       publisher: failing,
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     const err = await run.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(IngestError);
@@ -258,6 +274,49 @@ describe('ingestEvents', () => {
       status: 503,
       headers: { 'retry-after': '5' },
       jsonBody: { code: 'PUBLISH_UNAVAILABLE', message: expect.stringContaining('resend') },
+    });
+  });
+
+  it('answers 503 + Retry-After at the deadline when Event Hubs hangs, and aborts what was not sent', async () => {
+    let signal: AbortSignal | undefined;
+    const hanging: Publisher = {
+      partitionIds: async () => ['0', '1'],
+      publish: (_packs, options) => {
+        signal = options?.abortSignal;
+        return new Promise(() => {}); // an outage: never answers
+      },
+    };
+    const err = await ingestEvents(req(JSON.stringify([ev(0), ev(1)])), rules(), {
+      publisher: hanging,
+      clock,
+      limits: defaultLimits,
+      deadlineMs: 100,
+    }).catch((e: unknown) => e);
+    expect(errorResponse(err, testLog())).toEqual({
+      status: 503,
+      headers: { 'retry-after': '5' },
+      jsonBody: {
+        code: 'PUBLISH_UNAVAILABLE',
+        message:
+          'Event Hubs did not take every event of this request within 100 ms (no answer within 100 ms); some may already be stored. ' +
+          'Resend the whole request: event ids make the resend safe, and curate removes the duplicates by id',
+      },
+    });
+    expect(signal?.aborted).toBe(true);
+  });
+
+  it('answers 503 at the deadline when the partition ids do not come', async () => {
+    const hanging: Publisher = { partitionIds: () => new Promise(() => {}), publish: async () => {} };
+    const err = await ingestEvents(req(JSON.stringify([ev(0)])), rules(), {
+      publisher: hanging,
+      clock,
+      limits: defaultLimits,
+      deadlineMs: 100,
+    }).catch((e: unknown) => e);
+    expect(err).toMatchObject({
+      status: 503,
+      code: 'PUBLISH_UNAVAILABLE',
+      message: expect.stringContaining('nothing of this request was published'),
     });
   });
 
@@ -281,6 +340,7 @@ describe('ingestEvents', () => {
       publisher: memoryPublisher(),
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     }).catch((e: unknown) => e);
     expect(errorResponse(err, testLog())).toMatchObject({ status, jsonBody: { code } });
   });
@@ -309,6 +369,7 @@ describe('ingestEvents', () => {
       publisher: memoryPublisher(),
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     }).catch((e: unknown) => e);
     expect(errorResponse(err, testLog())).toEqual({
       status: 400,
@@ -336,6 +397,7 @@ describe('ingestEvents', () => {
       publisher: memoryPublisher(),
       clock,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     expect(outcome.errors).toEqual([
       {
