@@ -16,10 +16,15 @@ export function handlePostPackage(
   return guarded(log, async () => {
     const caller = await callerRules(request, deps);
     if ('denied' in caller) return caller.denied;
-    const stats = await ingestPackage(request, caller.rules, {
+    const { packages } = deps;
+    const { stats, replayed } = await ingestPackage(request, caller.rules, {
       ...deps.ingest,
       maxPackageBytes: deps.settings.INGEST_MAX_PACKAGE_BYTES,
-      save: (st) => fromStorage(() => deps.packages.save(st)),
+      packages: {
+        find: (tenant, id) => fromStorage(() => packages.find(tenant, id), deps.ingest.deadlineMs),
+        claim: (st, etag) => fromStorage(() => packages.claim(st, etag)),
+        save: (st) => fromStorage(() => packages.save(st)),
+      },
       warn: (message, err) => log.warn(`invocation ${log.invocationId}: ${message}:`, err),
     });
     // Housekeeping on the upload path (at most hourly): expired statistics go; a failure only warns.
@@ -28,7 +33,9 @@ export function handlePostPackage(
       .catch((err: unknown) =>
         log.warn(`invocation ${log.invocationId}: expiring package statistics failed:`, err),
       );
-    return { ...outcomeResponse(stats), headers: { location: packageLocation(request, stats.id) } };
+    const headers: Record<string, string> = { location: packageLocation(request, stats.id) };
+    if (replayed) headers['idempotent-replayed'] = 'true';
+    return { ...outcomeResponse(stats), headers };
   });
 }
 

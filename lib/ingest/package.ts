@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, type Hash, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   type BodyItem,
@@ -42,22 +42,49 @@ const headerError = () =>
     `The first line must be a header {"package": {"source": "...", "kind": "${PACKAGE_KINDS.join('" | "')}"}}`,
   );
 
+/** Where package statistics are kept (PackageStore). */
+export interface PackageRecords {
+  find(tenant: string, id: string): Promise<{ stats: PackageStats; etag: string } | undefined>;
+  claim(stats: PackageStats, etag?: string): Promise<boolean>;
+  save(stats: PackageStats): Promise<void>;
+}
+
+/** An upload still `receiving` after this long died (the function timeout is 10 minutes). */
+const STALE_RECEIVING_MS = 15 * 60_000;
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,256}$/;
+
+/** The package id of an Idempotency-Key: the same key of the same tenant, the same package. */
+export function packageIdFor(tenant: string, key: string): string {
+  return `k${createHash('sha256').update(`${tenant}\u0000${key}`).digest('hex').slice(0, 32)}`;
+}
+
+export interface PackageResult {
+  stats: PackageStats;
+  /** The answer is the first upload's, for the same file sent again with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
 /**
  * POST /v1/packages: a telemetry file streamed in chunks (never held whole), its first line a
  * header `{"package": {"source", "kind"}}`. Lines are validated and published like events, a few
  * thousand at a time as they arrive; bad lines are counted and never stop the rest, up to
  * MAX_REJECTED_LINES.
+ *
+ * With an `Idempotency-Key` the package id comes from the key, and the same file sent again (a
+ * retried upload) publishes nothing and gets the first upload's statistics; another file with the
+ * same key is refused (422), and one sent while the first is still being read waits (409). A
+ * failed upload is processed again.
  */
 export async function ingestPackage(
   request: IngestRequest,
   rules: TenantRules,
   deps: IngestDeps & {
     maxPackageBytes: number;
-    save(stats: PackageStats): Promise<void>;
+    packages: PackageRecords;
     /** Where a failure that does not change the answer is reported (the invocation's log). */
     warn(message: string, err: unknown): void;
   },
-): Promise<PackageStats> {
+): Promise<PackageResult> {
   const type = mediaType(request.headers.get('content-type'));
   if (type !== '' && !ndjsonTypes.has(type)) {
     throw new IngestError(
@@ -67,10 +94,39 @@ export async function ingestPackage(
   }
   const gzip = isGzip(request.headers.get('content-encoding'));
   checkDeclaredLength(request.headers, deps.maxPackageBytes);
+  const key = request.headers.get('idempotency-key') ?? undefined;
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    throw new IngestError(
+      'IDEMPOTENCY_KEY_INVALID',
+      'Idempotency-Key is 1 to 256 visible ASCII characters (a UUID, or the file name and its hash)',
+    );
+  }
   if (!request.body) throw headerError();
+  const id = key === undefined ? randomUUID() : packageIdFor(rules.tenant, key);
+  const sha256 = createHash('sha256');
+  const source = hashed(request.body, sha256);
+
+  const earlier = key === undefined ? undefined : await deps.packages.find(rules.tenant, id);
+  if (earlier?.stats.status === 'completed') {
+    await drain(source, deps.maxPackageBytes);
+    if (sha256.digest('hex') !== earlier.stats.contentSha256) {
+      throw new IngestError(
+        'IDEMPOTENCY_KEY_REUSED',
+        `Idempotency-Key "${key}" was used for another file (package ${id}): use a new key for a new file`,
+      );
+    }
+    return { stats: earlier.stats, replayed: true };
+  }
+  if (
+    earlier?.stats.status === 'receiving' &&
+    deps.clock() - Date.parse(earlier.stats.receivedAt) < STALE_RECEIVING_MS
+  ) {
+    throw inProgress(id);
+  }
+
   const maxEventBytes = deps.limits.maxEventBytes;
   const batches = lineBatches(
-    decodedChunks(request.body, {
+    decodedChunks(source, {
       gzip,
       maxBodyBytes: deps.maxPackageBytes,
       maxInflatedBytes: deps.maxPackageBytes * INFLATION_FACTOR,
@@ -97,7 +153,7 @@ export async function ingestPackage(
     throw headerError();
   }
   const stats: PackageStats = {
-    id: randomUUID(),
+    id,
     tenant: rules.tenant,
     source: valid.data.package.source,
     kind: valid.data.package.kind,
@@ -109,6 +165,14 @@ export async function ingestPackage(
     dropped: 0,
     errors: [],
   };
+  if (key !== undefined) {
+    stats.idempotencyKey = key;
+    // Two uploads with one key: only the one that writes the row first goes on.
+    if (!(await deps.packages.claim(stats, earlier?.etag))) {
+      await batches.return(undefined);
+      throw inProgress(id);
+    }
+  }
   const partitionIds = await partitionIdsWithin(deps.publisher, deps.deadlineMs);
   let items: BodyItem[] = [];
   let lineNumbers: number[] = [];
@@ -154,7 +218,7 @@ export async function ingestPackage(
     // whole file is safe because event ids make duplicates harmless downstream.
     stats.status = 'failed';
     stats.message = err instanceof Error ? err.message : String(err);
-    await deps
+    await deps.packages
       .save({ ...stats, completedAt: new Date(deps.clock()).toISOString() })
       .catch((saveErr: unknown) =>
         deps.warn(`package ${stats.id}: its statistics (status failed) could not be saved`, saveErr),
@@ -163,8 +227,35 @@ export async function ingestPackage(
     throw err;
   }
   stats.completedAt = new Date(deps.clock()).toISOString();
-  await deps.save(stats);
-  return stats;
+  stats.contentSha256 = sha256.digest('hex');
+  await deps.packages.save(stats);
+  return { stats, replayed: false };
+}
+
+function inProgress(id: string): IngestError {
+  return new IngestError(
+    'PACKAGE_IN_PROGRESS',
+    `Package ${id} with this Idempotency-Key is still being received: wait for it (GET /v1/packages/${id}), or retry later`,
+    { 'retry-after': '60' },
+  );
+}
+
+/** The body as sent, adding every chunk to `hash` on the way. */
+async function* hashed(source: AsyncIterable<Uint8Array>, hash: Hash): AsyncGenerator<Uint8Array> {
+  for await (const chunk of source) {
+    hash.update(chunk);
+    yield chunk;
+  }
+}
+
+/** Reads a body to its end (to hash it) without keeping it, refusing one over the cap. */
+async function drain(source: AsyncIterable<Uint8Array>, maxBytes: number): Promise<void> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > maxBytes)
+      throw new IngestError('BODY_TOO_LARGE', `The package is larger than ${maxBytes} bytes`);
+  }
 }
 
 function tooLong(max: number): BodyItem {

@@ -18,6 +18,10 @@ export interface PackageStats {
   /** The first 100 errors; `index` is the line number in the file (1-based, header = line 1). */
   errors: EventError[];
   message?: string;
+  /** The client's Idempotency-Key, when it sent one (the id is derived from it). */
+  idempotencyKey?: string;
+  /** SHA-256 (hex) of the file as sent, once it has been read whole. */
+  contentSha256?: string;
 }
 
 /** Package ids: what ingest assigns, and all a GET may ask for (safe as a Table row key). */
@@ -48,15 +52,30 @@ export class PackageStore {
   ) {}
 
   async save(stats: PackageStats): Promise<void> {
-    const { id, tenant, errors, ...rest } = stats;
-    // The index row first: statistics without one would never expire.
+    await this.index(stats);
+    await this.table.upsertEntity(entityOf(stats), 'Replace');
+  }
+
+  /**
+   * Writes the statistics of a package that starts being received, only if nobody else did first:
+   * a new row, or (with `etag`) over the row read with that ETag. False when another upload won.
+   */
+  async claim(stats: PackageStats, etag?: string): Promise<boolean> {
+    await this.index(stats);
+    try {
+      if (etag) await this.table.updateEntity(entityOf(stats), 'Replace', { etag });
+      else await this.table.createEntity(entityOf(stats));
+      return true;
+    } catch (err) {
+      if (isStatus(err, 409, 412)) return false;
+      throw err;
+    }
+  }
+
+  /** The index row first: statistics without one would never expire. */
+  private async index(stats: PackageStats): Promise<void> {
     await this.table.upsertEntity(
-      { partitionKey: dayKey(stats.receivedAt), rowKey: `${tenant}~${id}` },
-      'Replace',
-    );
-    // Errors are bounded (100 × short messages) and stay under the 64 KiB property limit.
-    await this.table.upsertEntity(
-      { partitionKey: tenant, rowKey: id, ...rest, errors: JSON.stringify(errors).slice(0, 60_000) },
+      { partitionKey: dayKey(stats.receivedAt), rowKey: `${stats.tenant}~${stats.id}` },
       'Replace',
     );
   }
@@ -93,6 +112,11 @@ export class PackageStore {
   }
 
   async get(tenant: string, id: string): Promise<PackageStats | undefined> {
+    return (await this.find(tenant, id))?.stats;
+  }
+
+  /** The statistics and the row's ETag (for `claim`), or undefined. */
+  async find(tenant: string, id: string): Promise<{ stats: PackageStats; etag: string } | undefined> {
     try {
       const e = await this.table.getEntity<
         Omit<PackageStats, 'id' | 'tenant' | 'errors'> & { errors: string }
@@ -112,12 +136,20 @@ export class PackageStore {
       };
       if (e.completedAt) stats.completedAt = e.completedAt;
       if (e.message) stats.message = e.message;
-      return stats;
+      if (e.idempotencyKey) stats.idempotencyKey = e.idempotencyKey;
+      if (e.contentSha256) stats.contentSha256 = e.contentSha256;
+      return { stats, etag: e.etag };
     } catch (err) {
       if (isStatus(err, 404)) return undefined;
       throw err;
     }
   }
+}
+
+/** The table row of a package's statistics: errors as JSON, bounded (100 short messages < 64 KiB). */
+function entityOf(stats: PackageStats) {
+  const { id, tenant, errors, ...rest } = stats;
+  return { partitionKey: tenant, rowKey: id, ...rest, errors: JSON.stringify(errors).slice(0, 60_000) };
 }
 
 function safeErrors(value: unknown): EventError[] {

@@ -1,6 +1,11 @@
 import { request } from 'node:http';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { EventHubConsumerClient, earliestEventPosition, type ReceivedEventData } from '@azure/event-hubs';
+import {
+  EventHubConsumerClient,
+  EventHubProducerClient,
+  earliestEventPosition,
+  type ReceivedEventData,
+} from '@azure/event-hubs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevTenant } from '../../dev/tenant.js';
 import { partitionFor } from '../../lib/ingest/pack.js';
@@ -40,6 +45,18 @@ const event = (id: string, name = 'feature.used') => ({
   time: new Date().toISOString(),
   core: { deviceId: 'device-1', userId: 'user-1' },
 });
+
+/** Event Hubs messages enqueued so far, over every partition (a 2xx means they are in). */
+async function enqueuedEvents(): Promise<number> {
+  const producer = new EventHubProducerClient(stack.settings.EventHubConnection!, 'telemetry');
+  let total = 0;
+  for (const id of await producer.getPartitionIds()) {
+    const p = await producer.getPartitionProperties(id);
+    if (!p.isEmpty) total += p.lastEnqueuedSequenceNumber + 1;
+  }
+  await producer.close();
+  return total;
+}
 
 /** A request on a connection of its own (closed afterwards), with its status and JSON body. */
 function oneShot(
@@ -240,6 +257,44 @@ describe('ingest through the local host into Event Hubs', () => {
     const got = await stack.fetch(res.headers.get('location')!, { headers: auth });
     expect(got.status).toBe(200);
     expect(await got.json()).toMatchObject({ id: stats.id, status: 'completed', totalLines: 2 });
+  });
+
+  it('takes the same file with the same Idempotency-Key once: the resend publishes nothing and gets the first statistics', async () => {
+    const file = gzipSync(
+      [
+        JSON.stringify({ package: { source: 'spool-7', kind: 'spool' } }),
+        JSON.stringify(event('i1')),
+        JSON.stringify(event('i2')),
+      ].join('\n'),
+    );
+    const upload = (body: Buffer, key: string) =>
+      stack.fetch('/api/v1/packages', {
+        method: 'POST',
+        headers: {
+          ...auth,
+          'content-type': 'application/x-ndjson',
+          'content-encoding': 'gzip',
+          'idempotency-key': key,
+        },
+        body,
+      });
+    const first = await upload(file, 'spool-7.ndjson.gz');
+    expect(first.status).toBe(202);
+    const stats = (await first.json()) as { id: string; accepted: number };
+    expect(stats).toMatchObject({ accepted: 2, status: 'completed' });
+    const before = await enqueuedEvents();
+    const again = await upload(file, 'spool-7.ndjson.gz');
+    expect(again.status).toBe(202);
+    expect(again.headers.get('idempotent-replayed')).toBe('true');
+    expect(await again.json()).toEqual(stats);
+    expect(await enqueuedEvents()).toBe(before);
+    const other = await upload(
+      gzipSync(`${JSON.stringify({ package: { source: 'x', kind: 'spool' } })}\n`),
+      'spool-7.ndjson.gz',
+    );
+    expect(other.status).toBe(422);
+    expect(((await other.json()) as { code: string }).code).toBe('IDEMPOTENCY_KEY_REUSED');
+    expect(await enqueuedEvents()).toBe(before);
   });
 
   it.each([

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
-import { ingestPackage } from '../../../lib/ingest/package.js';
+import { ingestPackage, type PackageRecords } from '../../../lib/ingest/package.js';
 import type { PackageStats } from '../../../lib/ingest/packageStore.js';
 import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
 import { emptyPolicy } from '../../../lib/tenants/policy.js';
@@ -21,11 +21,22 @@ const rules = {
 const line = (i: number, name = 'feature.used') =>
   JSON.stringify({ id: `e${i}`, name, time: now - 1000, core: { deviceId: `d${i % 3}` } });
 
+/** Package records that keep what was saved, for uploads without an Idempotency-Key. */
+function savedTo(saved: PackageStats[]): PackageRecords {
+  return {
+    find: async () => undefined,
+    claim: async () => true,
+    save: async (s) => {
+      saved.push(s);
+    },
+  };
+}
+
 async function run(text: string, gzip = false, latin1 = false, saved: PackageStats[] = []) {
   const publisher = memoryPublisher();
   const raw = Buffer.from(text, latin1 ? 'latin1' : 'utf8');
   const buf = gzip ? gzipSync(raw) : raw;
-  const stats = await ingestPackage(
+  const { stats } = await ingestPackage(
     {
       headers: new Headers({
         'content-type': 'application/x-ndjson',
@@ -42,9 +53,7 @@ async function run(text: string, gzip = false, latin1 = false, saved: PackageSta
       limits: defaultLimits,
       deadlineMs: 5000,
       maxPackageBytes: 10 * 1024 * 1024,
-      save: async (s) => {
-        saved.push(s);
-      },
+      packages: savedTo(saved),
       warn: (message: string) => {
         throw new Error(`unexpected warning: ${message}`);
       },
@@ -147,8 +156,11 @@ describe('ingestPackage', () => {
         limits: defaultLimits,
         deadlineMs: 5000,
         maxPackageBytes: 1024 * 1024,
-        save: async () => {
-          throw saveError;
+        packages: {
+          ...savedTo([]),
+          save: async () => {
+            throw saveError;
+          },
         },
         warn: (message, e) => warnings.push([message, e]),
       },

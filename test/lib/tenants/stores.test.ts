@@ -160,6 +160,34 @@ describe('OptOutStore and PackageStore', () => {
   });
 });
 
+describe('PackageStore claims', () => {
+  it('lets one upload claim a package id: a second claim, or one over a changed row, loses', async () => {
+    const store = new PackageStore(tables.packages!, 30);
+    const stats = {
+      id: 'k0123',
+      tenant: 'claims',
+      source: 's',
+      kind: 'spool',
+      status: 'receiving' as const,
+      receivedAt: '2026-11-22T10:00:00.000Z',
+      totalLines: 0,
+      accepted: 0,
+      rejected: 0,
+      dropped: 0,
+      errors: [],
+      idempotencyKey: 'file-1',
+    };
+    expect(await store.claim(stats)).toBe(true);
+    expect(await store.claim(stats)).toBe(false);
+    const found = await store.find('claims', 'k0123');
+    expect(found?.stats).toEqual(stats);
+    await store.save({ ...stats, status: 'failed' });
+    expect(await store.claim(stats, found!.etag)).toBe(false); // the row changed since it was read
+    const failed = await store.find('claims', 'k0123');
+    expect(await store.claim({ ...stats, receivedAt: '2026-11-22T11:00:00.000Z' }, failed!.etag)).toBe(true);
+  });
+});
+
 describe('PackageStore retention', () => {
   const stats = (id: string, receivedAt: string) => ({
     id,
