@@ -28,27 +28,19 @@ export function handleGetConfig(request: ApiRequest, deps: HttpDeps, log: Reques
 export const MAX_CONFIG_BODY_BYTES = 256 * 1024;
 
 /**
- * PUT /v1/config?tenant=<id> (admin key): replaces the tenant's whole config (every field
- * required) and bumps its version.
+ * PUT or PATCH /v1/config?tenant=<id> (admin key). PUT replaces the tenant's whole config (every
+ * field required); PATCH merges a JSON Merge Patch (RFC 7386), keeping fields left out. Either
+ * bumps the version.
  */
-export function handlePutConfig(request: ApiRequest, deps: HttpDeps, log: RequestLog): Promise<JsonResponse> {
-  return changeConfig(request, deps, log, (tenant, body, ifMatch) =>
-    deps.stores.config.put(tenant, body, ifMatch),
-  );
-}
-
-/**
- * PATCH /v1/config?tenant=<id> (admin key): merges a JSON Merge Patch (RFC 7386) into the
- * tenant's config; fields left out keep their values.
- */
-export function handlePatchConfig(
+export function handleChangeConfig(
   request: ApiRequest,
   deps: HttpDeps,
   log: RequestLog,
 ): Promise<JsonResponse> {
-  return changeConfig(request, deps, log, (tenant, body, ifMatch) =>
-    deps.stores.config.patch(tenant, body, ifMatch),
-  );
+  const store = deps.stores.config;
+  return request.method === 'PATCH'
+    ? changeConfig(request, deps, log, (tenant, body, ifMatch) => store.patch(tenant, body, ifMatch))
+    : changeConfig(request, deps, log, (tenant, body, ifMatch) => store.put(tenant, body, ifMatch));
 }
 
 async function changeConfig(

@@ -25,7 +25,6 @@ beforeAll(async () => {
       'functions/ingestEvents.ts',
       'functions/getConfig.ts',
       'functions/putConfig.ts',
-      'functions/patchConfig.ts',
       'functions/postPackage.ts',
       'functions/getPackage.ts',
       'functions/health.ts',
