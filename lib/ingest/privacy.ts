@@ -68,11 +68,15 @@ export interface CompiledPolicy {
   coreExtra: (keyof Core)[];
   domains: string[];
   ids: ReadonlySet<string>;
+  trustClientUserKind: boolean;
 }
 
 const coreFieldNames = new Set(['os', 'osVersion', 'app', 'appVersion', 'locale']);
 
-export function compilePolicy(policy: PrivacyPolicy): CompiledPolicy {
+/** Compiles a policy; fields left out mean what PrivacyPolicySchema's defaults mean. */
+export function compilePolicy(
+  policy: Omit<PrivacyPolicy, 'trustClientUserKind'> & Partial<Pick<PrivacyPolicy, 'trustClientUserKind'>>,
+): CompiledPolicy {
   const fields = [...new Set([...seedSensitiveFields, ...policy.sensitiveFields])];
   return {
     fields,
@@ -80,12 +84,18 @@ export function compilePolicy(policy: PrivacyPolicy): CompiledPolicy {
     coreExtra: policy.sensitiveFields.filter((f) => coreFieldNames.has(f)) as (keyof Core)[],
     domains: policy.internalDomains.map((d) => `@${d.replace(/^@/, '').toLowerCase()}`),
     ids: new Set(policy.internalIds),
+    trustClientUserKind: policy.trustClientUserKind === true,
   };
 }
 
-/** `userKind` as the client said it, else internal when the tenant's lists say so, else external. */
+/**
+ * Who the user is, decided by the server: `external` when the client says so (it only protects
+ * more); the client's `internal` or `test` only where the tenant's policy trusts client claims;
+ * else `internal` when the tenant's lists (ids, email domains) say so; else `external`.
+ */
 export function resolveUserKind(core: Core, policy: CompiledPolicy): UserKind {
-  if (core.userKind) return core.userKind;
+  if (core.userKind === 'external') return 'external';
+  if (core.userKind && policy.trustClientUserKind) return core.userKind;
   if (
     policy.ids.size > 0 &&
     (policy.ids.has(core.deviceId) || (core.userId && policy.ids.has(core.userId)))

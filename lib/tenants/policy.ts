@@ -8,6 +8,12 @@ export const PrivacyPolicySchema = z.strictObject({
   internalDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
   /** User or device ids that are `internal`. */
   internalIds: z.array(z.string().min(1).max(256)).max(10_000).default([]),
+  /**
+   * Whether a client's own `core.userKind: "internal" | "test"` is believed (for builds the tenant
+   * controls). Off by default: the server decides who is internal, and a claim alone never keeps
+   * raw identifiers. A client's `"external"` is always honoured (it only protects more).
+   */
+  trustClientUserKind: z.boolean().default(false),
 });
 export type PrivacyPolicy = z.infer<typeof PrivacyPolicySchema>;
 

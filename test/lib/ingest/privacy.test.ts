@@ -37,13 +37,33 @@ describe('userKind', () => {
   });
   it.each([
     ['explicit external wins over lists', { deviceId: 'dev-qa', userKind: 'external' }, 'external'],
-    ['explicit test', { deviceId: 'd', userKind: 'test' }, 'test'],
+    ['a test claim alone is not believed', { deviceId: 'd', userKind: 'test' }, 'external'],
+    [
+      'an internal claim alone is not believed',
+      { deviceId: 'd', userId: 'x@example.com', userKind: 'internal' },
+      'external',
+    ],
+    [
+      'an internal claim by a listed user is internal (by the list)',
+      { deviceId: 'dev-qa', userKind: 'internal' },
+      'internal',
+    ],
     ['internal email domain', { deviceId: 'd', userId: 'Ann@contoso.COM' }, 'internal'],
     ['a look-alike domain is external', { deviceId: 'd', userId: 'ann@notcontoso.com' }, 'external'],
     ['internal device id', { deviceId: 'dev-qa' }, 'internal'],
     ['internal user id', { deviceId: 'd', userId: 'u-qa' }, 'internal'],
     ['default is external', { deviceId: 'd', userId: 'x@example.com' }, 'external'],
   ] as const)('%s', (_l, core, kind) => expect(resolveUserKind(core, policy)).toBe(kind));
+
+  it("believes a client's internal or test claim only where the tenant's policy trusts client claims", () => {
+    const trusting = compilePolicy({ ...emptyPolicy, trustClientUserKind: true });
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'test' }, trusting)).toBe('test');
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'internal' }, trusting)).toBe('internal');
+    expect(resolveUserKind({ deviceId: 'd' }, trusting)).toBe('external');
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'internal' }, compilePolicy(emptyPolicy))).toBe(
+      'external',
+    );
+  });
 });
 
 describe('privateCore and privateFields', () => {

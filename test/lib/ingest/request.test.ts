@@ -118,6 +118,22 @@ describe('ingestEvents', () => {
     expect(publisher.packs.map((p) => p.partitionId).sort()).toEqual([...partitions].sort());
   });
 
+  it('pseudonymises a user who only claims to be internal: the raw ids are never published', async () => {
+    const publisher = memoryPublisher();
+    const claim = ev(0, { core: { deviceId: 'phone-1', userId: 'ann@example.com', userKind: 'internal' } });
+    await ingestEvents(req(JSON.stringify([claim])), rules(), {
+      publisher,
+      clock,
+      limits: defaultLimits,
+      deadlineMs: 5000,
+    });
+    expect(lines(publisher)[0]?.core).toEqual({
+      deviceId: pseudonymizer.pseudonym('phone-1'),
+      userId: pseudonymizer.pseudonym('ann@example.com'),
+      userKind: 'external',
+    });
+  });
+
   it('packs a gateway of 5,000 devices into one pack per partition, each device on its partition', async () => {
     const publisher = memoryPublisher(4);
     const events = Array.from({ length: 5000 }, (_, i) => ev(i, { core: { deviceId: `sensor-${i}` } }));
