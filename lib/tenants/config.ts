@@ -43,6 +43,20 @@ export interface VersionedConfig {
 
 const ROW = 'config';
 
+interface StoredConfig {
+  version: number;
+  tableEtag?: string;
+  config?: DynamicConfig;
+  problem?: string;
+}
+
+function unreadable(tenant: string, problem: string | undefined): TenantError {
+  return new TenantError(
+    'TENANT_CONFIG_UNREADABLE',
+    `The stored config of tenant ${tenant} does not parse (${problem}): nothing is accepted until an admin replaces it (PUT /v1/config?tenant=${tenant})`,
+  );
+}
+
 /** The HTTP entity tag of a config version (what If-None-Match compares). */
 export function configEtag(tenant: string, version: number): string {
   return `"${tenant}-v${version}"`;
@@ -60,24 +74,43 @@ export class ConfigStore {
     this.cache = new TtlCache(cacheSeconds * 1000, clock);
   }
 
+  /**
+   * The tenant's config. One stored that no longer parses is refused (503
+   * TENANT_CONFIG_UNREADABLE): falling back to defaults would drop its opt-out and blocklist.
+   */
   get(tenant: string): Promise<VersionedConfig> {
-    return this.cache.get(tenant, async () => (await this.read(tenant)).current);
+    return this.cache.get(tenant, async () => {
+      const stored = await this.read(tenant);
+      if (!stored.config) throw unreadable(tenant, stored.problem);
+      return { config: stored.config, version: stored.version, etag: configEtag(tenant, stored.version) };
+    });
   }
 
-  private async read(tenant: string): Promise<{ current: VersionedConfig; tableEtag?: string }> {
+  /** The stored row: its version and table ETag, and the config if it parses (else why not). */
+  private async read(tenant: string): Promise<StoredConfig> {
+    let e: { config: string; version: number; etag: string };
     try {
-      const e = await this.table.getEntity<{ config: string; version: number }>(tenant, ROW);
-      const parsed = DynamicConfigSchema.safeParse(JSON.parse(e.config));
-      const config = parsed.success ? parsed.data : defaultConfig;
-      return {
-        current: { config, version: e.version, etag: configEtag(tenant, e.version) },
-        tableEtag: e.etag,
-      };
+      e = await this.table.getEntity<{ config: string; version: number }>(tenant, ROW);
     } catch (err) {
-      if (isStatus(err, 404))
-        return { current: { config: defaultConfig, version: 0, etag: configEtag(tenant, 0) } };
+      if (isStatus(err, 404)) return { version: 0, config: defaultConfig };
       throw err;
     }
+    let value: unknown;
+    try {
+      value = JSON.parse(e.config);
+    } catch (err) {
+      return { version: e.version, tableEtag: e.etag, problem: (err as Error).message };
+    }
+    const parsed = DynamicConfigSchema.safeParse(value);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      return {
+        version: e.version,
+        tableEtag: e.etag,
+        problem: `${issue.path.join('.') || 'config'}: ${issue.message}`,
+      };
+    }
+    return { version: e.version, tableEtag: e.etag, config: parsed.data };
   }
 
   /** Replaces the whole config (every field required) and bumps the version. */
@@ -99,7 +132,10 @@ export class ConfigStore {
     }
     return this.update(
       tenant,
-      (current) => validConfig(mergePatch(current, patch), 'the patched config'),
+      (current) => {
+        if (!current) throw unreadable(tenant, 'PATCH cannot merge into it');
+        return validConfig(mergePatch(current, patch), 'the patched config');
+      },
       ifMatch,
     );
   }
@@ -110,19 +146,18 @@ export class ConfigStore {
    */
   private async update(
     tenant: string,
-    change: (current: DynamicConfig) => DynamicConfig,
+    change: (current: DynamicConfig | undefined) => DynamicConfig,
     ifMatch: string | undefined,
   ): Promise<VersionedConfig> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const { current, tableEtag } = await this.read(tenant);
-      if (ifMatch && ifMatch !== '*' && ifMatch !== current.etag) {
-        throw new TenantError(
-          'PRECONDITION_FAILED',
-          `The config changed (now ${current.etag}): fetch it and retry`,
-        );
+      const stored = await this.read(tenant);
+      const { tableEtag } = stored;
+      const etag = configEtag(tenant, stored.version);
+      if (ifMatch && ifMatch !== '*' && ifMatch !== etag) {
+        throw new TenantError('PRECONDITION_FAILED', `The config changed (now ${etag}): fetch it and retry`);
       }
-      const config = change(current.config);
-      const version = current.version + 1;
+      const config = change(stored.config);
+      const version = stored.version + 1;
       const entity = { partitionKey: tenant, rowKey: ROW, config: JSON.stringify(config), version };
       try {
         if (tableEtag) await this.table.updateEntity(entity, 'Replace', { etag: tableEtag });

@@ -1,5 +1,6 @@
 import type { TableClient } from '@azure/data-tables';
 import { isStatus } from '../clients/errors.js';
+import { TenantError } from './errors.js';
 import { hashKey } from './keys.js';
 import { emptyPolicy, type PrivacyPolicy, PrivacyPolicySchema } from './policy.js';
 import { TtlCache } from './ttl-cache.js';
@@ -49,8 +50,7 @@ export class TenantStore {
     return this.byId.get(id, async () => {
       try {
         const e = await this.tenants.getEntity<{ policy: string; disabled?: boolean }>(TENANT_PK, id);
-        const policy = PrivacyPolicySchema.safeParse(JSON.parse(e.policy));
-        return { id, disabled: e.disabled === true, policy: policy.success ? policy.data : emptyPolicy };
+        return { id, disabled: e.disabled === true, policy: storedPolicy(id, e.policy) };
       } catch (err) {
         if (isStatus(err, 404)) return undefined;
         throw err;
@@ -77,4 +77,24 @@ export class TenantStore {
       }
     });
   }
+}
+
+/**
+ * A stored privacy policy, which must parse: falling back to an empty one would publish the
+ * tenant's sensitive fields unprotected (503 TENANT_POLICY_UNREADABLE instead).
+ */
+function storedPolicy(tenant: string, text: string): PrivacyPolicy {
+  let problem: string;
+  try {
+    const parsed = PrivacyPolicySchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0]!;
+    problem = `${issue.path.join('.') || 'policy'}: ${issue.message}`;
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  throw new TenantError(
+    'TENANT_POLICY_UNREADABLE',
+    `The stored privacy policy of tenant ${tenant} does not parse (${problem}): nothing is accepted until an admin fixes it`,
+  );
 }

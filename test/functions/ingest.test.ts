@@ -234,6 +234,32 @@ describe('ingest through the local host into Event Hubs', () => {
     });
   });
 
+  it('refuses events with 503, logged, while the tenant config does not parse, and publishes nothing', async () => {
+    const table = services().table('tenantconfig');
+    const row = await table.getEntity<{ config: string; version: number }>('dev', 'config');
+    await table.upsertEntity(
+      { partitionKey: 'dev', rowKey: 'config', config: '{"optOut":', version: row.version },
+      'Replace',
+    );
+    const before = await enqueuedEvents();
+    const res = await stack.fetch('/api/v1/events', {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/json' },
+      body: JSON.stringify([event('closed-1')]),
+    });
+    expect(res.status).toBe(503);
+    expect(((await res.json()) as { code: string }).code).toBe('TENANT_CONFIG_UNREADABLE');
+    expect(await enqueuedEvents()).toBe(before);
+    const logged = stack.logs.filter((r) => r.category === 'Function.ingestEvents' && r.level === 'error');
+    expect(logged.at(-1)?.message).toMatch(
+      new RegExp(`^invocation ${logged.at(-1)?.invocationId}: 503 TENANT_CONFIG_UNREADABLE`),
+    );
+    await table.upsertEntity(
+      { partitionKey: 'dev', rowKey: 'config', config: row.config, version: row.version },
+      'Replace',
+    );
+  });
+
   it('takes a package and reports its statistics', async () => {
     const body = [
       JSON.stringify({ package: { source: 'it', kind: 'backfill' } }),

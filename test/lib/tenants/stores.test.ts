@@ -130,6 +130,45 @@ describe('ConfigStore', () => {
   });
 });
 
+describe('stored config or policy that no longer parses', () => {
+  it.each([
+    ['not JSON', '{"blocklist":['],
+    ['an opt-out that is not a boolean', JSON.stringify({ ...whole, optOut: 'yes' })],
+  ])(
+    'refuses a config that is %s (503), never serving defaults; PUT replaces it, PATCH cannot',
+    async (_l, text) => {
+      const store = new ConfigStore(tables.tenantconfig!, 0);
+      await tables.tenantconfig!.upsertEntity(
+        { partitionKey: 'broken', rowKey: 'config', config: text, version: 4 },
+        'Replace',
+      );
+      await expect(store.get('broken')).rejects.toMatchObject({
+        status: 503,
+        code: 'TENANT_CONFIG_UNREADABLE',
+        message: expect.stringContaining('The stored config of tenant broken does not parse'),
+      });
+      await expect(store.patch('broken', { optOut: false })).rejects.toMatchObject({
+        code: 'TENANT_CONFIG_UNREADABLE',
+      });
+      expect((await store.put('broken', { ...whole, optOut: true })).version).toBe(5);
+      expect((await store.get('broken')).config.optOut).toBe(true);
+    },
+  );
+
+  it('refuses a tenant whose privacy policy no longer parses (503), never an empty policy', async () => {
+    const store = new TenantStore(tables.tenants!, tables.apikeys!, 0);
+    await tables.tenants!.upsertEntity(
+      { partitionKey: 'tenant', rowKey: 'leaky', policy: '{"sensitiveFields":"email"}', disabled: false },
+      'Replace',
+    );
+    await store.addKey('leaky', 'leaky-key-0123456789abcdef');
+    await expect(store.tenantForKey('leaky-key-0123456789abcdef')).rejects.toMatchObject({
+      status: 503,
+      code: 'TENANT_POLICY_UNREADABLE',
+    });
+  });
+});
+
 describe('OptOutStore and PackageStore', () => {
   it('lists opt-outs per tenant', async () => {
     const store = new OptOutStore(tables.optouts!, 0);
