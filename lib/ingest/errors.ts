@@ -38,6 +38,7 @@ export type EventErrorCode =
   | 'EVENT_NOT_UTF8'
   | 'EVENT_NOT_OBJECT'
   | 'EVENT_TOO_LARGE'
+  | 'IDENTIFIER_TOO_LONG'
   | 'EVENT_TOO_DEEP'
   | 'MISSING_FIELD'
   | 'UNKNOWN_FIELD'

@@ -1,11 +1,11 @@
-import type { Core } from '../schema/index.js';
+import { type Core, MAX_IDENTIFIER_LENGTH } from '../schema/index.js';
 import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
 import type { Blocklist, Sampling } from './eventRules.js';
 import type { Limits } from './limits.js';
 import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
 import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
-import { jsonObject, quote } from './serialize.js';
+import { jsonObject, quote, type SensitiveScan } from './serialize.js';
 import { validateEvent } from './validate.js';
 
 /** What ingest needs to know about the caller's tenant, prepared for the hot path. */
@@ -48,6 +48,8 @@ interface CoreOut {
   input: Core;
   /** `"core"`'s JSON: userKind resolved, identifiers pseudonymised for external users. */
   json: string;
+  /** Bytes the core had as sent, less the bytes of `json` (pseudonyms stand for the values). */
+  hidden: number;
   partitionId: string;
   external: boolean;
   /** The user or device is on the tenant's opt-out list. */
@@ -73,9 +75,11 @@ function coreOut(core: Core, rules: TenantRules, partitionIds: readonly string[]
   const { policy, pseudonymizer: p, optOuts } = rules;
   const kind = resolveUserKind(core, policy);
   const out = privateCore(core, kind, policy, p);
+  const json = JSON.stringify(out);
   return {
     input: core,
-    json: JSON.stringify(out),
+    json,
+    hidden: Buffer.byteLength(JSON.stringify(core)) - json.length,
     partitionId: partitionFor(rules.tenant, out.deviceId, partitionIds),
     external: kind === 'external',
     optedOut:
@@ -146,14 +150,29 @@ export function processItems(
     // custom}, built by hand (serialize.ts); name and time are validated ASCII, never escaped.
     let line = `{"id":${e.id === undefined ? `"${id}"` : quote(id, plain)}`;
     line += `,"name":"${e.name}","time":"${e.time}"${server},"core":${c.json}`;
-    const sensitive = c.external ? policy.fieldSet : undefined;
+    // Sensitive fields are measured for every user (and pseudonymised for external ones): one
+    // over the identifier cap refuses the event, and the size limit counts the values as sent.
     const pseudonymizer = c.external ? p : undefined;
-    if (e.data !== undefined) line += `,"data":${jsonObject(e.data, plain, sensitive, pseudonymizer)}`;
-    if (e.custom !== undefined) line += `,"custom":${jsonObject(e.custom, plain, sensitive, pseudonymizer)}`;
+    const scan: SensitiveScan = { hidden: c.hidden, tooLong: undefined };
+    if (e.data !== undefined)
+      line += `,"data":${jsonObject(e.data, plain, policy.fieldSet, pseudonymizer, scan)}`;
+    if (e.custom !== undefined && scan.tooLong === undefined)
+      line += `,"custom":${jsonObject(e.custom, plain, policy.fieldSet, pseudonymizer, scan)}`;
     line += '}';
+    if (scan.tooLong !== undefined) {
+      const where = e.data && Object.hasOwn(e.data, scan.tooLong) ? 'data' : 'custom';
+      reject(i, {
+        code: 'IDENTIFIER_TOO_LONG',
+        path: `${where}.${scan.tooLong}`,
+        message: `${where}.${scan.tooLong} is an identifier (pseudonymised for external users): at most ${MAX_IDENTIFIER_LENGTH} characters`,
+      });
+      continue;
+    }
+    // The limit holds for the event as sent and as published (a pseudonym may be longer or shorter).
+    const extra = Math.max(0, scan.hidden);
     if (
-      line.length > maxEventBytes ||
-      (line.length * 3 > maxEventBytes && Buffer.byteLength(line) > maxEventBytes)
+      line.length + extra > maxEventBytes ||
+      (line.length * 3 + extra > maxEventBytes && Buffer.byteLength(line) + extra > maxEventBytes)
     ) {
       reject(i, {
         code: 'EVENT_TOO_LARGE',

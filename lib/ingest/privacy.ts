@@ -6,7 +6,43 @@ import type { PrivacyPolicy } from '../tenants/policy.js';
 export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId'] as const;
 
 export const PSEUDONYM_LENGTH = 32;
-const CACHE_LIMIT = 100_000;
+
+/**
+ * The memo of pseudonyms of every tenant in the process, bounded in bytes: a flood of distinct or
+ * long values (the values are capped at MAX_IDENTIFIER_LENGTH) only evicts the oldest entries.
+ */
+export class PseudonymCache {
+  private readonly entries = new Map<string, string>();
+  private used = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Bytes held: UTF-16 keys and values plus a per-entry overhead (an estimate of V8's). */
+  get bytes(): number {
+    return this.used;
+  }
+
+  get(key: string): string | undefined {
+    return this.entries.get(key);
+  }
+
+  set(key: string, value: string): void {
+    this.entries.set(key, value);
+    this.used += entryBytes(key, value);
+    // Oldest first (a Map iterates in insertion order): cheap, and the hot values come back soon.
+    for (const [k, v] of this.entries) {
+      if (this.used <= this.maxBytes) break;
+      this.entries.delete(k);
+      this.used -= entryBytes(k, v);
+    }
+  }
+}
+
+const entryBytes = (key: string, value: string) => 2 * (key.length + value.length) + 64;
+
+/** The process's pseudonym memo, shared by every tenant: 32 MiB at most. */
+export const pseudonymCache = new PseudonymCache(32 * 1024 * 1024);
+let nextPrefix = 0;
 
 /**
  * Keyed hashing of identifiers: HMAC-SHA-256 under a per-tenant key derived from the master
@@ -16,20 +52,23 @@ const CACHE_LIMIT = 100_000;
  * user and session on every event, and HMAC is the costliest step of the hot path.
  */
 export class Pseudonymizer {
-  private readonly cache = new Map<string, string>();
-  constructor(readonly key: Buffer) {}
+  /** Keeps this key's entries apart in the shared cache. */
+  private readonly prefix = `${nextPrefix++}\u0000`;
+  constructor(
+    readonly key: Buffer,
+    private readonly cache: PseudonymCache = pseudonymCache,
+  ) {}
 
   static forTenant(privacySecret: string, tenant: string): Pseudonymizer {
     return new Pseudonymizer(tenantKey(privacySecret, tenant));
   }
 
   pseudonym(value: string): string {
-    let hashed = this.cache.get(value);
+    const key = this.prefix + value;
+    let hashed = this.cache.get(key);
     if (hashed === undefined) {
       hashed = createHmac('sha256', this.key).update(value).digest('hex').slice(0, PSEUDONYM_LENGTH);
-      // Bounded: dropping the whole memo is cheap and keeps memory flat under high cardinality.
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(value, hashed);
+      this.cache.set(key, hashed);
     }
     return hashed;
   }

@@ -11,6 +11,12 @@ export const MAX_ID_LENGTH = 64;
 export const MAX_CUSTOM_KEYS = 64;
 export const MAX_CUSTOM_KEY_LENGTH = 128;
 export const MAX_CORE_VALUE_LENGTH = 256;
+/**
+ * The longest value of a sensitive field (pseudonymised for external users) in data or custom, in
+ * characters (or characters of JSON for a non-string): identifiers are short, and a pseudonym
+ * must never stand for megabytes the event limit did not see.
+ */
+export const MAX_IDENTIFIER_LENGTH = 256;
 export const USER_KINDS = ['external', 'internal', 'test'] as const;
 /** ISO-8601 date-time that carries a zone (`Z` or `±hh:mm`); a zone-less time is ambiguous. */
 export const ISO_TIME_PATTERN =

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   compilePolicy,
+  PseudonymCache,
   Pseudonymizer,
   privateCore,
   resolveUserKind,
@@ -100,5 +101,19 @@ describe('privateCore and privateFields', () => {
   it('returns the same object when nothing is sensitive', () => {
     const custom = { screen: 'home' };
     expect(privateFields(custom, compilePolicy(emptyPolicy), p)).toBe(custom);
+  });
+});
+
+describe('the pseudonym cache', () => {
+  it('is bounded in bytes across tenants: a flood of distinct values evicts the oldest', () => {
+    const cache = new PseudonymCache(64 * 1024);
+    const tenants = [1, 2, 3].map((t) => new Pseudonymizer(tenantKey(secret, `t${t}`), cache));
+    const values = Array.from({ length: 3000 }, (_, i) => `${'v'.repeat(200)}-${i}`);
+    for (const value of values) for (const p of tenants) p.pseudonym(value);
+    expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(cache.bytes).toBeGreaterThan(60 * 1024);
+    // Still correct after evictions.
+    expect(tenants[0]!.pseudonym(values[0]!)).toBe(expected(values[0]!, 't1'));
+    expect(tenants[2]!.pseudonym(values[2999]!)).toBe(expected(values[2999]!, 't3'));
   });
 });

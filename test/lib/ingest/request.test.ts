@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { errorResponse, outcomeResponse } from '../../../lib/http/responses.js';
@@ -5,7 +6,7 @@ import { IngestError } from '../../../lib/ingest/errors.js';
 import { compileBlocklist, compileSampling, sampleFraction } from '../../../lib/ingest/eventRules.js';
 import { partitionFor } from '../../../lib/ingest/pack.js';
 import type { TenantRules } from '../../../lib/ingest/pipeline.js';
-import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { compilePolicy, Pseudonymizer, pseudonymCache } from '../../../lib/ingest/privacy.js';
 import type { Publisher } from '../../../lib/ingest/publisher.js';
 import { ingestEvents } from '../../../lib/ingest/request.js';
 import { RawEventSchema } from '../../../lib/schema/index.js';
@@ -116,6 +117,54 @@ describe('ingestEvents', () => {
       partitionFor('t1', 'x', ids),
     ]);
     expect(publisher.packs.map((p) => p.partitionId).sort()).toEqual([...partitions].sort());
+  });
+
+  it('refuses an identifier longer than 256 characters before hashing or caching it, for every user', async () => {
+    const huge = randomBytes(1024 * 1024).toString('hex'); // 2 MiB that compress like data, not padding
+    const before = pseudonymCache.bytes;
+    const body = gzipSync(
+      JSON.stringify([
+        ev(0, { data: { userId: huge } }),
+        ev(1, { core: { deviceId: 'x', userId: 'a@contoso.com' }, custom: { sessionId: 's'.repeat(257) } }),
+        ev(2, { data: { userId: 'u'.repeat(256) } }),
+      ]),
+    );
+    const outcome = await ingestEvents(req(body, { 'content-encoding': 'gzip' }), rules(), {
+      publisher: memoryPublisher(),
+      clock,
+      limits: { ...defaultLimits, maxBodyBytes: 4 * 1024 * 1024, maxEventBytes: 4 * 1024 * 1024 },
+      deadlineMs: 5000,
+    });
+    expect(outcome).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(outcome.errors).toEqual([
+      {
+        index: 0,
+        code: 'IDENTIFIER_TOO_LONG',
+        path: 'data.userId',
+        message: 'data.userId is an identifier (pseudonymised for external users): at most 256 characters',
+      },
+      expect.objectContaining({ index: 1, code: 'IDENTIFIER_TOO_LONG', path: 'custom.sessionId' }),
+    ]);
+    expect(pseudonymCache.bytes - before).toBeLessThan(4096);
+  });
+
+  it('checks the event size as sent: pseudonyms do not make a large event small', async () => {
+    const policy = compilePolicy({ sensitiveFields: ['a', 'b', 'c'], internalDomains: [], internalIds: [] });
+    const sensitive = { a: 'x'.repeat(250), b: 'y'.repeat(250), c: 'z'.repeat(250) };
+    const outcome = await ingestEvents(
+      req(JSON.stringify([ev(0, { custom: sensitive }), ev(1)])),
+      rules({ policy }),
+      {
+        publisher: memoryPublisher(),
+        clock,
+        limits: { ...defaultLimits, maxEventBytes: 700 },
+        deadlineMs: 5000,
+      },
+    );
+    expect(outcome.errors).toEqual([
+      { index: 0, code: 'EVENT_TOO_LARGE', path: '', message: 'The event is larger than 700 bytes' },
+    ]);
+    expect(outcome.accepted).toBe(1);
   });
 
   it('pseudonymises a user who only claims to be internal: the raw ids are never published', async () => {

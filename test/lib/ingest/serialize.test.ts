@@ -7,7 +7,12 @@ import { canonicalUtcMs, isoTimeMs } from '../../../lib/ingest/eventTime.js';
 import { processItems, type TenantRules } from '../../../lib/ingest/pipeline.js';
 import { compilePolicy, Pseudonymizer, privateCore, resolveUserKind } from '../../../lib/ingest/privacy.js';
 import { escapeFree, jsonValue, quote } from '../../../lib/ingest/serialize.js';
-import { dataModelFor, EnvelopeSchema, USER_KINDS } from '../../../lib/schema/index.js';
+import {
+  dataModelFor,
+  EnvelopeSchema,
+  MAX_IDENTIFIER_LENGTH,
+  USER_KINDS,
+} from '../../../lib/schema/index.js';
 import { defaultLimits } from '../../helpers/limits.js';
 import { privateFields } from '../../helpers/privateFields.js';
 
@@ -151,7 +156,21 @@ const validEvent = fc
         { requiredKeys: ['id', 'name', 'time', 'core'] },
       )
       .map((e) => (data === undefined ? e : { ...e, data })),
-  );
+  )
+  // A sensitive value over the identifier cap refuses the event (tested in request.test.ts).
+  .filter((e) => {
+    const fields = [(e as { data?: Record<string, unknown> }).data, e.custom];
+    return fields.every(
+      (f) =>
+        !f ||
+        Object.entries(f).every(
+          ([k, v]) =>
+            !rules.policy.fieldSet.has(k) ||
+            v === null ||
+            (typeof v === 'string' ? v : JSON.stringify(v)).length <= MAX_IDENTIFIER_LENGTH,
+        ),
+    );
+  });
 
 /** Runs the fast path over a JSON body and returns the published lines by id. */
 async function published(
