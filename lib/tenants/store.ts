@@ -22,7 +22,10 @@ const KEY_PK = 'key';
 
 /** Tenants and their hashed API keys in Table storage, cached briefly in memory. */
 export class TenantStore {
+  /** Known keys only, so a spray of random keys can never push them out. */
   private readonly byKey: TtlCache<Tenant | undefined>;
+  /** Unknown keys, in a cache of their own (what a spray churns). */
+  private readonly unknownKeys: TtlCache<undefined>;
   private readonly byId: TtlCache<Tenant | undefined>;
 
   constructor(
@@ -30,9 +33,11 @@ export class TenantStore {
     private readonly keys: TableClient,
     cacheSeconds: number,
     clock: () => number = Date.now,
+    maxCachedKeys = 10_000,
   ) {
-    this.byKey = new TtlCache(cacheSeconds * 1000, clock);
-    this.byId = new TtlCache(cacheSeconds * 1000, clock);
+    this.byKey = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
+    this.unknownKeys = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
+    this.byId = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
   }
 
   async putTenant(id: string, policy: Partial<PrivacyPolicy> = {}, disabled = false): Promise<Tenant> {
@@ -62,20 +67,28 @@ export class TenantStore {
   async addKey(tenant: string, key: string): Promise<void> {
     await this.keys.upsertEntity({ partitionKey: KEY_PK, rowKey: hashKey(key), tenant }, 'Replace');
     this.byKey.delete(hashKey(key));
+    this.unknownKeys.delete(hashKey(key));
   }
 
   /** The tenant a key belongs to, or undefined for an unknown key. */
   async tenantForKey(key: string): Promise<Tenant | undefined> {
     const hash = hashKey(key);
-    return this.byKey.get(hash, async () => {
-      try {
-        const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
-        return this.getTenant(e.tenant);
-      } catch (err) {
-        if (isStatus(err, 404)) return undefined;
-        throw err;
-      }
-    });
+    if (this.unknownKeys.has(hash)) return undefined;
+    const tenant = await this.byKey.get(
+      hash,
+      async () => {
+        try {
+          const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
+          return this.getTenant(e.tenant);
+        } catch (err) {
+          if (isStatus(err, 404)) return undefined;
+          throw err;
+        }
+      },
+      (found) => found !== undefined,
+    );
+    if (!tenant) await this.unknownKeys.get(hash, async () => undefined);
+    return tenant;
   }
 }
 

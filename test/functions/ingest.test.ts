@@ -28,6 +28,8 @@ beforeAll(async () => {
       'functions/postPackage.ts',
       'functions/getPackage.ts',
       'functions/health.ts',
+      'functions/replay.ts',
+      'functions/status.ts',
     ],
     // Ingest needs no Cosmos DB: left unreachable, it is the dependency health reports as down.
     without: ['cosmos'],
@@ -259,6 +261,28 @@ describe('ingest through the local host into Event Hubs', () => {
       'Replace',
     );
   });
+
+  it.each([
+    ['PUT', '/api/v1/config?tenant=dev'],
+    ['PATCH', '/api/v1/config?tenant=dev'],
+    ['POST', '/api/v1/replay'],
+    ['GET', '/api/v1/status'],
+  ])(
+    'guards the admin endpoint %s %s by one policy: the admin key, with or without a function key',
+    async (method, path) => {
+      const call = async (headers: Record<string, string>) => {
+        const res = await fetch(`${stack.url}${path}`, {
+          method,
+          headers,
+          body: method === 'GET' ? undefined : '{}',
+        });
+        return [res.status, ((await res.json()) as { code: string }).code];
+      };
+      expect(await call({})).toEqual([401, 'ADMIN_KEY_REQUIRED']);
+      expect(await call({ 'x-functions-key': stack.host.functionKey })).toEqual([401, 'ADMIN_KEY_REQUIRED']);
+      expect(await call({ authorization: `Bearer ${devKey}` })).toEqual([403, 'ADMIN_KEY_INVALID']);
+    },
+  );
 
   it('takes a package and reports its statistics', async () => {
     const body = [

@@ -8,6 +8,7 @@ import { ConfigStore } from '../../../lib/tenants/config.js';
 import { hashKey } from '../../../lib/tenants/keys.js';
 import { OptOutStore } from '../../../lib/tenants/optouts.js';
 import { TenantStore } from '../../../lib/tenants/store.js';
+import { TtlCache } from '../../../lib/tenants/ttl-cache.js';
 
 let azurite: Azurite;
 const tables: Record<string, TableClient> = {};
@@ -44,6 +45,18 @@ describe('TenantStore', () => {
     await store.putTenant('off', {}, true);
     await store.addKey('off', 'disabled-key-0123456789');
     expect(await authenticateTenant(new Headers(headers), store)).toMatchObject({ ok: false, status, code });
+  });
+
+  it('keeps known keys cached while a spray of random keys goes by', async () => {
+    const store = new TenantStore(tables.tenants!, tables.apikeys!, 30, Date.now, 50);
+    await store.putTenant('sprayed');
+    await store.addKey('sprayed', 'real-key-0123456789abcdef');
+    expect((await store.tenantForKey('real-key-0123456789abcdef'))?.id).toBe('sprayed');
+    for (let i = 0; i < 200; i++)
+      expect(await store.tenantForKey(`random-key-${i}-0123456789`)).toBeUndefined();
+    // The key's row is gone from the table: only the cache can still answer, and it does.
+    await tables.apikeys!.deleteEntity('key', hashKey('real-key-0123456789abcdef'));
+    expect((await store.tenantForKey('real-key-0123456789abcdef'))?.id).toBe('sprayed');
   });
 
   it('caches lookups for CONFIG_CACHE_SECONDS', async () => {
@@ -263,5 +276,33 @@ describe('PackageStore retention', () => {
     now += 30 * 60_000;
     await store.save(stats('old2', '2026-10-01T00:00:00.000Z'));
     expect(await store.expire()).toBe(0); // within the hour: not run again
+  });
+});
+
+describe('TtlCache', () => {
+  it('when full, drops the oldest entry, not all of them', async () => {
+    const cache = new TtlCache<string>(30_000, Date.now, 3);
+    for (const k of ['a', 'b', 'c', 'd']) await cache.get(k, async () => k.toUpperCase());
+    expect(['a', 'b', 'c', 'd'].map((k) => cache.has(k))).toEqual([false, true, true, true]);
+  });
+
+  it('does not keep what `keep` refuses, nor a failed load', async () => {
+    const cache = new TtlCache<string | undefined>(30_000);
+    expect(
+      await cache.get(
+        'unknown',
+        async () => undefined,
+        (v) => v !== undefined,
+      ),
+    ).toBeUndefined();
+    expect(cache.has('unknown')).toBe(false);
+    await expect(cache.get('down', async () => Promise.reject(new Error('down')))).rejects.toThrow('down');
+    expect(cache.has('down')).toBe(false);
+    await cache.get(
+      'known',
+      async () => 'yes',
+      (v) => v !== undefined,
+    );
+    expect(cache.has('known')).toBe(true);
   });
 });
