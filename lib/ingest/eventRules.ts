@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
  */
 export type EventRuleLookup<V> = (name: string) => V | undefined;
 
-const MEMO_LIMIT = 10_000;
+/** Per compiled rule set (one per configured tenant), so small: ~1,000 names of ≤128 characters. */
+const MEMO_LIMIT = 1000;
 
 export function compileEventRules<V>(rules: Iterable<readonly [string, V]>): EventRuleLookup<V> {
   const exact = new Map<string, V>();
