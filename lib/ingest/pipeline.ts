@@ -154,17 +154,21 @@ export function processItems(
     // over the identifier cap refuses the event, and the size limit counts the values as sent.
     const pseudonymizer = c.external ? p : undefined;
     const scan: SensitiveScan = { hidden: c.hidden, tooLong: undefined };
-    if (e.data !== undefined)
+    let tooLong: string | undefined;
+    if (e.data !== undefined) {
       line += `,"data":${jsonObject(e.data, plain, policy.fieldSet, pseudonymizer, scan)}`;
-    if (e.custom !== undefined && scan.tooLong === undefined)
+      if (scan.tooLong !== undefined) tooLong = `data.${scan.tooLong}`;
+    }
+    if (e.custom !== undefined && tooLong === undefined) {
       line += `,"custom":${jsonObject(e.custom, plain, policy.fieldSet, pseudonymizer, scan)}`;
+      if (scan.tooLong !== undefined) tooLong = `custom.${scan.tooLong}`;
+    }
     line += '}';
-    if (scan.tooLong !== undefined) {
-      const where = e.data && Object.hasOwn(e.data, scan.tooLong) ? 'data' : 'custom';
+    if (tooLong !== undefined) {
       reject(i, {
         code: 'IDENTIFIER_TOO_LONG',
-        path: `${where}.${scan.tooLong}`,
-        message: `${where}.${scan.tooLong} is an identifier (pseudonymised for external users): at most ${MAX_IDENTIFIER_LENGTH} characters`,
+        path: tooLong,
+        message: `${tooLong} is an identifier (pseudonymised for external users): at most ${MAX_IDENTIFIER_LENGTH} characters`,
       });
       continue;
     }

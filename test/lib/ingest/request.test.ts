@@ -127,6 +127,7 @@ describe('ingestEvents', () => {
         ev(0, { data: { userId: huge } }),
         ev(1, { core: { deviceId: 'x', userId: 'a@contoso.com' }, custom: { sessionId: 's'.repeat(257) } }),
         ev(2, { data: { userId: 'u'.repeat(256) } }),
+        ev(3, { data: { userId: 'short' }, custom: { userId: 'x'.repeat(300) } }),
       ]),
     );
     const outcome = await ingestEvents(req(body, { 'content-encoding': 'gzip' }), rules(), {
@@ -135,7 +136,7 @@ describe('ingestEvents', () => {
       limits: { ...defaultLimits, maxBodyBytes: 4 * 1024 * 1024, maxEventBytes: 4 * 1024 * 1024 },
       deadlineMs: 5000,
     });
-    expect(outcome).toMatchObject({ accepted: 1, rejected: 2 });
+    expect(outcome).toMatchObject({ accepted: 1, rejected: 3 });
     expect(outcome.errors).toEqual([
       {
         index: 0,
@@ -144,6 +145,7 @@ describe('ingestEvents', () => {
         message: 'data.userId is an identifier (pseudonymised for external users): at most 256 characters',
       },
       expect.objectContaining({ index: 1, code: 'IDENTIFIER_TOO_LONG', path: 'custom.sessionId' }),
+      expect.objectContaining({ index: 3, code: 'IDENTIFIER_TOO_LONG', path: 'custom.userId' }),
     ]);
     expect(pseudonymCache.bytes - before).toBeLessThan(4096);
   });
