@@ -4,6 +4,8 @@
  * - the physical reference: gunzip + JSON.parse alone;
  * - events/s through the ingest handler into an in-process sink, and its ratio to the reference
  *   (the two are measured in alternating rounds, so load from other processes hits both alike);
+ * - events/s through the package path (POST /v1/packages) into the same sink, same ratio;
+ * - the CPU cost per KiB sent of the hostile inputs of issue 11 (bombs, padding, a gateway);
  * - events/s end to end: POST /api/v1/events over real HTTP through the local Functions host into
  *   the local Event Hubs endpoint, driven by autocannon (skip with BENCH_E2E=0).
  * Everything is bounded in time and the process exits on its own.
@@ -43,7 +45,7 @@ const watchdog = setTimeout(
     console.error('bench:ingest did not finish in time; exiting');
     process.exit(2);
   },
-  (2 * SECONDS + E2E_SECONDS + 120) * 1000,
+  (3 * SECONDS + E2E_SECONDS + 120) * 1000,
 );
 watchdog.unref();
 
@@ -365,6 +367,87 @@ async function endToEnd(): Promise<E2eResult> {
   }
 }
 
+/**
+ * Hostile inputs of the fuzzing run (issue 11), each once after a warm-up, with the CPU time of
+ * this process per KiB sent: what a cheap request may cost.
+ */
+async function hostile(): Promise<void> {
+  const header = `${JSON.stringify({ package: { source: 'bench', kind: 'spool' } })}\n`;
+  const pkg = (body: Buffer, gzip: boolean) => () =>
+    ingestPackage(
+      {
+        headers: new Headers({
+          'content-type': 'application/x-ndjson',
+          ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+        }),
+        body: streamed(body),
+      },
+      rules,
+      {
+        publisher: sink,
+        clock: Date.now,
+        limits: defaultLimits,
+        deadlineMs: 5000,
+        maxPackageBytes: 100 * 1024 * 1024,
+        packages: { find: async () => undefined, claim: async () => true, save: async () => {} },
+        warn: () => {},
+      },
+    );
+  const events = (body: Buffer, type: string) => () =>
+    ingestEvents(
+      { headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }), body: streamed(body) },
+      rules,
+      { publisher: sink, clock: Date.now, limits: defaultLimits, deadlineMs: 5000 },
+    );
+  const newlines = (mib: number) =>
+    gzipSync(Buffer.concat([Buffer.from(header), Buffer.alloc(mib << 20, 10)]), { level: 9 });
+  const gateway = Array.from({ length: 5000 }, (_, i) => ({
+    id: `gw-${i}`,
+    name: 'sensor.reading',
+    time: new Date(now - 60_000).toISOString(),
+    core: { deviceId: `sensor-${i}` },
+    data: { value: i },
+  }));
+  const cases: [string, Buffer, () => Promise<unknown>][] = [];
+  const add = (label: string, body: Buffer, run: (b: Buffer) => () => Promise<unknown>) =>
+    cases.push([label, body, run(body)]);
+  add('package: 16 MiB of newlines, gzip', newlines(16), (b) => pkg(b, true));
+  add('package: 64 MiB of newlines, gzip', newlines(64), (b) => pkg(b, true));
+  add('package: 16 MiB of {} lines', Buffer.from(header + '{}\n'.repeat((16 << 20) / 3)), (b) =>
+    pkg(b, false),
+  );
+  add('events: 8 MiB of newlines, gzip (NDJSON)', gzipSync(Buffer.alloc(8 << 20, 10), { level: 9 }), (b) =>
+    events(b, 'application/x-ndjson'),
+  );
+  add('events: 5,000 {} lines, gzip (NDJSON)', gzipSync('{}\n'.repeat(5000), { level: 9 }), (b) =>
+    events(b, 'application/x-ndjson'),
+  );
+  add('events: 5,000 devices in one request, gzip', gzipSync(JSON.stringify(gateway)), (b) =>
+    events(b, 'application/json'),
+  );
+  console.log('');
+  console.log(
+    `${'hostile input (each run once, after a warm-up)'.padEnd(46)} ${'KiB sent'.padStart(9)} ${'CPU ms'.padStart(8)} ${'ms/KiB'.padStart(7)}  answer`,
+  );
+  for (const [label, body, run] of cases) {
+    const answer = async () =>
+      run().then(
+        (r) => JSON.stringify(r).slice(0, 40),
+        (e: { code?: string }) => e.code ?? String(e),
+      );
+    await answer();
+    const cpu = process.cpuUsage();
+    const result = await answer();
+    const used = process.cpuUsage(cpu);
+    const ms = (used.user + used.system) / 1000;
+    const kib = body.length / 1024;
+    console.log(
+      `${label.padEnd(46)} ${kib.toFixed(1).padStart(9)} ${ms.toFixed(1).padStart(8)} ${(ms / kib).toFixed(2).padStart(7)}  ${result}`,
+    );
+  }
+}
+
+await hostile();
 const e2e = E2E ? await endToEnd() : undefined;
 
 const ratio = (rate: number) => `${((rate / reference) * 100).toFixed(1)}%`;

@@ -20,17 +20,16 @@ export function checkTime(event: ValidEvent, time: string | number, now: number)
       `time: ${JSON.stringify(time)} is not a real instant: check the month (01-12), the day of the month, the hour (00-23), minutes and seconds (00-59) and the zone`,
     );
   }
-  const inWindow = (t: number) => t >= now - MAX_EVENT_AGE_MS && t <= now + MAX_EVENT_LEAD_MS;
   if (ms < now - MAX_EVENT_AGE_MS) {
     const hint =
-      typeof time === 'number' && inWindow(time * 1000)
+      typeof time === 'number' && inWindow(time * 1000, now)
         ? `time ${time} looks like epoch seconds: send epoch milliseconds (seconds × 1000)`
         : 'the event is too old to accept';
     return fail('TIME_TOO_OLD', 'time', `time is more than 7 days before the server time: ${hint}`);
   }
   if (ms > now + MAX_EVENT_LEAD_MS) {
     const hint =
-      typeof time === 'number' && inWindow(Math.floor(time / 1000))
+      typeof time === 'number' && inWindow(Math.floor(time / 1000), now)
         ? `time ${time} looks like epoch microseconds: send epoch milliseconds (microseconds ÷ 1000)`
         : 'check the device clock';
     return fail('TIME_IN_FUTURE', 'time', `time is more than 1 hour after the server time: ${hint}`);
@@ -38,6 +37,11 @@ export function checkTime(event: ValidEvent, time: string | number, now: number)
   event.timeMs = ms;
   event.time = canonical ? (time as string) : new Date(ms).toISOString();
   return { ok: true, event };
+}
+
+/** Whether an instant is within the accepted window around `now`. */
+function inWindow(ms: number, now: number): boolean {
+  return ms >= now - MAX_EVENT_AGE_MS && ms <= now + MAX_EVENT_LEAD_MS;
 }
 
 /** ISO-8601 with a zone, as the envelope accepts it (the same shape as ISO_TIME_PATTERN), in parts. */

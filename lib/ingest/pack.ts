@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { constants, gzip, gzipSync, type ZlibOptions } from 'node:zlib';
 
@@ -54,14 +53,26 @@ const SPLIT_MIN_BYTES = 32 * 1024;
 const gzipAsync = promisify(gzip);
 
 /**
- * The Event Hubs partition of a device's events: a stable hash of `<tenant>:<deviceId>` over the
- * hub's partition ids. One device's events stay in order on one partition, and a request carries
+ * The Event Hubs partition of a device's events: a stable hash (FNV-1a) of `<tenant>:<deviceId>`
+ * over the hub's partition ids. One device's events stay in order on one partition, and a request carries
  * at most one pack group per partition however many devices it holds (an IoT gateway sends
  * thousands), so its cost follows its bytes, not its devices.
  */
 export function partitionFor(tenant: string, deviceId: string, partitionIds: readonly string[]): string {
-  const hash = createHash('sha256').update(`${tenant}:${deviceId}`).digest().readUInt32BE(0);
-  return partitionIds[hash % partitionIds.length]!;
+  return partitionIds[fnv1a(`${tenant}:${deviceId}`) % partitionIds.length]!;
+}
+
+/**
+ * 32-bit FNV-1a over the string's UTF-16 code units: stable across processes and versions, and
+ * about twenty times cheaper than a cryptographic hash (it runs once per device of a request).
+ */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /** The NDJSON of one pack being filled. */

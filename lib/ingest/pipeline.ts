@@ -4,7 +4,13 @@ import type { EventError } from './errors.js';
 import type { Blocklist, Sampling } from './eventRules.js';
 import type { Limits } from './limits.js';
 import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
-import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
+import {
+  type CompiledPolicy,
+  PSEUDONYM_LENGTH,
+  type Pseudonymizer,
+  privateCore,
+  resolveUserKind,
+} from './privacy.js';
 import { jsonObject, quote, type SensitiveScan } from './serialize.js';
 import { validateEvent } from './validate.js';
 
@@ -75,11 +81,10 @@ function coreOut(core: Core, rules: TenantRules, partitionIds: readonly string[]
   const { policy, pseudonymizer: p, optOuts } = rules;
   const kind = resolveUserKind(core, policy);
   const out = privateCore(core, kind, policy, p);
-  const json = JSON.stringify(out);
   return {
     input: core,
-    json,
-    hidden: Buffer.byteLength(JSON.stringify(core)) - json.length,
+    json: JSON.stringify(out),
+    hidden: kind === 'external' ? hiddenCoreBytes(core, policy) : 0,
     partitionId: partitionFor(rules.tenant, out.deviceId, partitionIds),
     external: kind === 'external',
     optedOut:
@@ -87,6 +92,18 @@ function coreOut(core: Core, rules: TenantRules, partitionIds: readonly string[]
       (optOuts.has(p.pseudonym(core.deviceId)) ||
         (core.userId !== undefined && optOuts.has(p.pseudonym(core.userId)))),
   };
+}
+
+/** Bytes the pseudonymised values of an external user's core had as sent, less their pseudonyms'. */
+function hiddenCoreBytes(core: Core, policy: TenantRules['policy']): number {
+  let hidden = Buffer.byteLength(core.deviceId) - PSEUDONYM_LENGTH;
+  if (core.userId !== undefined) hidden += Buffer.byteLength(core.userId) - PSEUDONYM_LENGTH;
+  if (core.sessionId !== undefined) hidden += Buffer.byteLength(core.sessionId) - PSEUDONYM_LENGTH;
+  for (const field of policy.coreExtra) {
+    const value = core[field];
+    if (typeof value === 'string') hidden += Buffer.byteLength(value) - PSEUDONYM_LENGTH;
+  }
+  return hidden;
 }
 
 /**
@@ -115,6 +132,8 @@ export function processItems(
   };
   let last: CoreOut | undefined;
   const validation = { now: options.now, maxDepth };
+  // One scan record for the whole request, reset per event (no allocation per event).
+  const scan: SensitiveScan = { hidden: 0, tooLong: undefined };
 
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
@@ -153,7 +172,8 @@ export function processItems(
     // Sensitive fields are measured for every user (and pseudonymised for external ones): one
     // over the identifier cap refuses the event, and the size limit counts the values as sent.
     const pseudonymizer = c.external ? p : undefined;
-    const scan: SensitiveScan = { hidden: c.hidden, tooLong: undefined };
+    scan.hidden = c.hidden;
+    scan.tooLong = undefined;
     let tooLong: string | undefined;
     if (e.data !== undefined) {
       line += `,"data":${jsonObject(e.data, plain, policy.fieldSet, pseudonymizer, scan)}`;

@@ -8,11 +8,15 @@ export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId'] as const;
 export const PSEUDONYM_LENGTH = 32;
 
 /**
- * The memo of pseudonyms of every tenant in the process, bounded in bytes: a flood of distinct or
- * long values (the values are capped at MAX_IDENTIFIER_LENGTH) only evicts the oldest entries.
+ * The byte budget of the pseudonym memos of every tenant in the process: a flood of distinct or
+ * long values (values are capped at MAX_IDENTIFIER_LENGTH) only evicts the oldest entries, in
+ * whichever tenant's memo they are. Each Pseudonymizer keeps its own Map keyed by the value (a
+ * lookup hashes the value itself, no key to build); the budget records insertion order.
  */
 export class PseudonymCache {
-  private readonly entries = new Map<string, string>();
+  private maps: Map<string, string>[] = [];
+  private keys: string[] = [];
+  private head = 0;
   private used = 0;
 
   constructor(readonly maxBytes: number) {}
@@ -22,27 +26,34 @@ export class PseudonymCache {
     return this.used;
   }
 
-  get(key: string): string | undefined {
-    return this.entries.get(key);
-  }
-
-  set(key: string, value: string): void {
-    this.entries.set(key, value);
+  add(map: Map<string, string>, key: string, value: string): void {
+    map.set(key, value);
     this.used += entryBytes(key, value);
-    // Oldest first (a Map iterates in insertion order): cheap, and the hot values come back soon.
-    for (const [k, v] of this.entries) {
-      if (this.used <= this.maxBytes) break;
-      this.entries.delete(k);
-      this.used -= entryBytes(k, v);
+    this.maps.push(map);
+    this.keys.push(key);
+    while (this.used > this.maxBytes && this.head < this.keys.length) {
+      const oldMap = this.maps[this.head]!;
+      const oldKey = this.keys[this.head]!;
+      this.head++;
+      const old = oldMap.get(oldKey);
+      if (old !== undefined) {
+        oldMap.delete(oldKey);
+        this.used -= entryBytes(oldKey, old);
+      }
+    }
+    // Drop the consumed front of the order now and then, so it does not grow without bound.
+    if (this.head > 4096 && this.head * 2 > this.keys.length) {
+      this.maps = this.maps.slice(this.head);
+      this.keys = this.keys.slice(this.head);
+      this.head = 0;
     }
   }
 }
 
 const entryBytes = (key: string, value: string) => 2 * (key.length + value.length) + 64;
 
-/** The process's pseudonym memo, shared by every tenant: 32 MiB at most. */
+/** The process's pseudonym memo budget, shared by every tenant: 32 MiB at most. */
 export const pseudonymCache = new PseudonymCache(32 * 1024 * 1024);
-let nextPrefix = 0;
 
 /**
  * Keyed hashing of identifiers: HMAC-SHA-256 under a per-tenant key derived from the master
@@ -52,8 +63,7 @@ let nextPrefix = 0;
  * user and session on every event, and HMAC is the costliest step of the hot path.
  */
 export class Pseudonymizer {
-  /** Keeps this key's entries apart in the shared cache. */
-  private readonly prefix = `${nextPrefix++}\u0000`;
+  private readonly memo = new Map<string, string>();
   constructor(
     readonly key: Buffer,
     private readonly cache: PseudonymCache = pseudonymCache,
@@ -64,11 +74,10 @@ export class Pseudonymizer {
   }
 
   pseudonym(value: string): string {
-    const key = this.prefix + value;
-    let hashed = this.cache.get(key);
+    let hashed = this.memo.get(value);
     if (hashed === undefined) {
       hashed = createHmac('sha256', this.key).update(value).digest('hex').slice(0, PSEUDONYM_LENGTH);
-      this.cache.set(key, hashed);
+      this.cache.add(this.memo, value, hashed);
     }
     return hashed;
   }
