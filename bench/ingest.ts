@@ -4,6 +4,8 @@
  * - the physical reference: gunzip + JSON.parse alone;
  * - events/s through the ingest handler into an in-process sink, and its ratio to the reference
  *   (the two are measured in alternating rounds, so load from other processes hits both alike);
+ * - events/s through the package path (POST /v1/packages) into the same sink, same ratio;
+ * - the CPU cost per KiB sent of the hostile inputs of issue 11 (bombs, padding, a gateway);
  * - events/s end to end: POST /api/v1/events over real HTTP through the local Functions host into
  *   the local Event Hubs endpoint, driven by autocannon (skip with BENCH_E2E=0).
  * Everything is bounded in time and the process exits on its own.
@@ -17,14 +19,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { freePorts, startStack } from '../dev/stack.js';
-import { compileBlocklist } from '../lib/ingest/blocklist.js';
-import { defaultLimits } from '../lib/ingest/limits.js';
+import { ensureDevTenant } from '../dev/tenant.js';
+import { compileBlocklist, compileSampling } from '../lib/ingest/eventRules.js';
+import { ingestPackage } from '../lib/ingest/package.js';
 import type { TenantRules } from '../lib/ingest/pipeline.js';
 import { compilePolicy, pseudonymizerFor } from '../lib/ingest/privacy.js';
 import type { Publisher } from '../lib/ingest/publisher.js';
 import { ingestEvents } from '../lib/ingest/request.js';
 import { services } from '../lib/services/index.js';
-import { ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { tenantStores } from '../lib/tenants/index.js';
+import { defaultLimits } from '../test/helpers/limits.js';
 
 const EVENTS_PER_REQUEST = 1000;
 const DISTINCT_REQUESTS = 32;
@@ -41,7 +45,7 @@ const watchdog = setTimeout(
     console.error('bench:ingest did not finish in time; exiting');
     process.exit(2);
   },
-  (2 * SECONDS + E2E_SECONDS + 120) * 1000,
+  (3 * SECONDS + E2E_SECONDS + 120) * 1000,
 );
 watchdog.unref();
 
@@ -124,6 +128,24 @@ const bodies = Array.from({ length: DISTINCT_REQUESTS }, () =>
 const avgGz = bodies.reduce((n, b) => n + b.length, 0) / bodies.length;
 const avgRaw = bodies.reduce((n, b) => n + gunzipSync(b).length, 0) / bodies.length;
 
+/**
+ * Telemetry files for POST /v1/packages: the same events as NDJSON after a package header,
+ * PACKAGE_REQUESTS request payloads per file (an SDK's offline spool), gzip.
+ */
+const PACKAGE_REQUESTS = 10;
+const packageHeader = `${JSON.stringify({ package: { source: 'bench', kind: 'spool' } })}\n`;
+const packages = Array.from({ length: 4 }, (_, p) => {
+  const lines: string[] = [];
+  for (let r = 0; r < PACKAGE_REQUESTS; r++) {
+    const events = JSON.parse(
+      gunzipSync(bodies[(p * PACKAGE_REQUESTS + r) % bodies.length]!).toString(),
+    ) as unknown[];
+    for (const e of events) lines.push(JSON.stringify(e));
+  }
+  return gzipSync(packageHeader + lines.join('\n'), { level: 6 });
+});
+const PACKAGE_EVENTS = PACKAGE_REQUESTS * EVENTS_PER_REQUEST;
+
 const rules: TenantRules = {
   tenant: 'bench',
   policy: compilePolicy({
@@ -133,19 +155,29 @@ const rules: TenantRules = {
   }),
   pseudonymizer: pseudonymizerFor('bench-privacy-secret-0123456789', 'bench'),
   blocklist: compileBlocklist(['debug.*', 'noise']),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set(['0123456789abcdef0123456789abcdef']),
 };
 let sunk = 0;
 const sink: Publisher = {
+  async partitionIds() {
+    return ['0', '1', '2', '3'];
+  },
   async publish(packs) {
     for (const p of packs) sunk += p.properties.count;
   },
 };
 const headers = new Headers({ 'content-type': 'application/json', 'content-encoding': 'gzip' });
+const packageHeaders = new Headers({ 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' });
 
 async function* once(buf: Buffer): AsyncGenerator<Uint8Array> {
   yield buf;
+}
+
+/** A request body as the host streams it: 64 KiB at a time. */
+async function* streamed(buf: Buffer): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < buf.length; i += 64 * 1024) yield buf.subarray(i, i + 64 * 1024);
 }
 
 const figures = {
@@ -157,15 +189,37 @@ const figures = {
       publisher: sink,
       clock: Date.now,
       limits: defaultLimits,
+      deadlineMs: 5000,
     });
     if (outcome.accepted !== EVENTS_PER_REQUEST)
       throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
   },
+  package: async (body: Buffer) => {
+    const { stats } = await ingestPackage({ headers: packageHeaders, body: streamed(body) }, rules, {
+      publisher: sink,
+      clock: Date.now,
+      limits: defaultLimits,
+      deadlineMs: 5000,
+      maxPackageBytes: 100 * 1024 * 1024,
+      packages: { find: async () => undefined, claim: async () => true, save: async () => {} },
+      warn: () => {},
+    });
+    if (stats.accepted !== PACKAGE_EVENTS)
+      throw new Error(`expected all accepted: ${JSON.stringify(stats.errors[0])}`);
+  },
 };
 type Figure = keyof typeof figures;
+/** Events in one unit of each figure: a request, or a package file. */
+const eventsPer: Record<Figure, number> = {
+  reference: EVENTS_PER_REQUEST,
+  handler: EVENTS_PER_REQUEST,
+  package: PACKAGE_EVENTS,
+};
+const inputs: Record<Figure, Buffer[]> = { reference: bodies, handler: bodies, package: packages };
 const totals: Record<Figure, { requests: number; seconds: number; cpuMicros: number }> = {
   reference: { requests: 0, seconds: 0, cpuMicros: 0 },
   handler: { requests: 0, seconds: 0, cpuMicros: 0 },
+  package: { requests: 0, seconds: 0, cpuMicros: 0 },
 };
 
 /** Runs one figure for `seconds`, adding to its totals. */
@@ -176,7 +230,8 @@ async function round(figure: Figure, seconds: number): Promise<void> {
   const started = process.hrtime.bigint();
   const deadline = started + BigInt(Math.round(seconds * 1e9));
   while (process.hrtime.bigint() < deadline) {
-    await run(bodies[(totals[figure].requests + requests) % bodies.length]!);
+    const list = inputs[figure];
+    await run(list[(totals[figure].requests + requests) % list.length]!);
     requests++;
   }
   totals[figure].requests += requests;
@@ -185,22 +240,29 @@ async function round(figure: Figure, seconds: number): Promise<void> {
   totals[figure].cpuMicros += used.user + used.system;
 }
 
-const eventsPerSecond = (f: Figure) => (totals[f].requests * EVENTS_PER_REQUEST) / totals[f].seconds;
+const eventsPerSecond = (f: Figure) => (totals[f].requests * eventsPer[f]) / totals[f].seconds;
 /** CPU time of this process (every thread) per event: what the work costs, whatever else runs. */
-const cpuPerEvent = (f: Figure) => totals[f].cpuMicros / (totals[f].requests * EVENTS_PER_REQUEST);
+const cpuPerEvent = (f: Figure) => totals[f].cpuMicros / (totals[f].requests * eventsPer[f]);
 const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
 
 console.log(
   `payload: ${EVENTS_PER_REQUEST} events/request, ${Math.round(avgRaw / 1024)} KiB JSON, ${Math.round(avgGz / 1024)} KiB gzip; ${cpus().length} CPUs`,
 );
 // Warm-up (JIT), then alternating rounds.
-for (let i = 0; i < 20; i++) for (const f of Object.values(figures)) await f(bodies[i % bodies.length]!);
-for (let r = 0; r < ROUNDS; r++) {
-  await round('reference', SECONDS / ROUNDS);
-  await round('handler', SECONDS / ROUNDS);
+for (let i = 0; i < 20; i++)
+  for (const [f, run] of Object.entries(figures))
+    await run(inputs[f as Figure][i % inputs[f as Figure].length]!);
+// The handler alternates with the reference, then the package path does: a package round leaves
+// garbage and threadpool work of its own, which would otherwise land in the handler's rounds.
+for (const figure of ['handler', 'package'] as const) {
+  for (let r = 0; r < ROUNDS; r++) {
+    await round('reference', SECONDS / ROUNDS / 2);
+    await round(figure, SECONDS / ROUNDS);
+  }
 }
 const reference = eventsPerSecond('reference');
 const handler = eventsPerSecond('handler');
+const packageRate = eventsPerSecond('package');
 
 interface E2eResult {
   requestsPerSecond: number;
@@ -308,12 +370,99 @@ async function endToEnd(): Promise<E2eResult> {
   }
 }
 
+/**
+ * Hostile inputs of the fuzzing run (issue 11), each once after a warm-up, with the CPU time of
+ * this process per KiB sent: what a cheap request may cost.
+ */
+async function hostile(): Promise<void> {
+  const header = `${JSON.stringify({ package: { source: 'bench', kind: 'spool' } })}\n`;
+  const pkg = (body: Buffer, gzip: boolean) => () =>
+    ingestPackage(
+      {
+        headers: new Headers({
+          'content-type': 'application/x-ndjson',
+          ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+        }),
+        body: streamed(body),
+      },
+      rules,
+      {
+        publisher: sink,
+        clock: Date.now,
+        limits: defaultLimits,
+        deadlineMs: 5000,
+        maxPackageBytes: 100 * 1024 * 1024,
+        packages: { find: async () => undefined, claim: async () => true, save: async () => {} },
+        warn: () => {},
+      },
+    );
+  const events = (body: Buffer, type: string) => () =>
+    ingestEvents(
+      { headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }), body: streamed(body) },
+      rules,
+      { publisher: sink, clock: Date.now, limits: defaultLimits, deadlineMs: 5000 },
+    );
+  const newlines = (mib: number) =>
+    gzipSync(Buffer.concat([Buffer.from(header), Buffer.alloc(mib << 20, 10)]), { level: 9 });
+  const gateway = Array.from({ length: 5000 }, (_, i) => ({
+    id: `gw-${i}`,
+    name: 'sensor.reading',
+    time: new Date(now - 60_000).toISOString(),
+    core: { deviceId: `sensor-${i}` },
+    data: { value: i },
+  }));
+  const cases: [string, Buffer, () => Promise<unknown>][] = [];
+  const add = (label: string, body: Buffer, run: (b: Buffer) => () => Promise<unknown>) =>
+    cases.push([label, body, run(body)]);
+  add('package: 16 MiB of newlines, gzip', newlines(16), (b) => pkg(b, true));
+  add('package: 64 MiB of newlines, gzip', newlines(64), (b) => pkg(b, true));
+  add('package: 16 MiB of {} lines', Buffer.from(header + '{}\n'.repeat((16 << 20) / 3)), (b) =>
+    pkg(b, false),
+  );
+  add('events: 8 MiB of newlines, gzip (NDJSON)', gzipSync(Buffer.alloc(8 << 20, 10), { level: 9 }), (b) =>
+    events(b, 'application/x-ndjson'),
+  );
+  add('events: 5,000 {} lines, gzip (NDJSON)', gzipSync('{}\n'.repeat(5000), { level: 9 }), (b) =>
+    events(b, 'application/x-ndjson'),
+  );
+  add('events: 5,000 devices in one request, gzip', gzipSync(JSON.stringify(gateway)), (b) =>
+    events(b, 'application/json'),
+  );
+  console.log('');
+  console.log(
+    `${'hostile input (each run once, after a warm-up)'.padEnd(46)} ${'KiB sent'.padStart(9)} ${'CPU ms'.padStart(8)} ${'ms/KiB'.padStart(7)}  answer`,
+  );
+  for (const [label, body, run] of cases) {
+    const answer = async () =>
+      run().then(
+        (r) => JSON.stringify(r).slice(0, 40),
+        (e: { code?: string }) => e.code ?? String(e),
+      );
+    await answer();
+    const cpu = process.cpuUsage();
+    const result = await answer();
+    const used = process.cpuUsage(cpu);
+    const ms = (used.user + used.system) / 1000;
+    const kib = body.length / 1024;
+    console.log(
+      `${label.padEnd(46)} ${kib.toFixed(1).padStart(9)} ${ms.toFixed(1).padStart(8)} ${(ms / kib).toFixed(2).padStart(7)}  ${result}`,
+    );
+  }
+}
+
+await hostile();
 const e2e = E2E ? await endToEnd() : undefined;
 
 const ratio = (rate: number) => `${((rate / reference) * 100).toFixed(1)}%`;
 const rows: [string, number, string, string][] = [
   ['reference: gunzip + JSON.parse (1 thread)', reference, '100%', cpuPerEvent('reference').toFixed(2)],
   ['handler: ingestEvents -> in-process sink', handler, ratio(handler), cpuPerEvent('handler').toFixed(2)],
+  [
+    `package: ingestPackage (${PACKAGE_EVENTS / 1000}k-event files) -> sink`,
+    packageRate,
+    ratio(packageRate),
+    cpuPerEvent('package').toFixed(2),
+  ],
 ];
 if (e2e) {
   rows.push([
@@ -329,12 +478,13 @@ console.log(
 );
 for (const [label, rate, vs, cpu] of rows) {
   console.log(
-    `${label.padEnd(52)} ${fmt(rate).padStart(10)} ${fmt(rate / EVENTS_PER_REQUEST).padStart(7)} ${vs.padStart(7)} ${cpu.padStart(13)}`,
+    `${label.padEnd(52)} ${fmt(rate).padStart(10)} ${(label.startsWith('package') ? '-' : fmt(rate / EVENTS_PER_REQUEST)).padStart(7)} ${vs.padStart(7)} ${cpu.padStart(13)}`,
   );
 }
 console.log('');
 console.log(
-  `ratio handler / reference: ${ratio(handler)} (target >= 40%); ${ROUNDS} alternating rounds, ${SECONDS}s per figure. ` +
+  `ratio handler / reference: ${ratio(handler)}, package / reference: ${ratio(packageRate)} (target >= 40% for both); ` +
+    `${ROUNDS} alternating rounds, ${SECONDS}s per figure. ` +
     'The handler compresses packs on the libuv threadpool (a second core when one is free); ' +
     `CPU µs/event counts every thread of this process. Events through the sink: ${fmt(sunk)}`,
 );

@@ -10,12 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { services } from '../lib/services/index.js';
-import { DEV_TENANT, ensureDevTenant, tenantStores } from '../lib/tenants/index.js';
+import { tenantStores } from '../lib/tenants/index.js';
 import { describeEndpoint } from './eventhubs/index.js';
 import { corsPolicy } from './host/cors.js';
 import { consoleWriter } from './host/log.js';
 import { readLocalSettings } from './host/settings.js';
 import { defaultPorts, type Stack, startStack } from './stack.js';
+import { DEV_TENANT, ensureDevTenant } from './tenant.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const dataDir = join(root, '.data');

@@ -1,12 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handleGetPackage } from '../lib/http/ingest.js';
+import { httpDeps } from '../lib/http/deps.js';
+import { handleGetPackage } from '../lib/http/packages.js';
 import { services } from '../lib/services/index.js';
 
 export async function getPackage(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return handleGetPackage(request, services());
+  return handleGetPackage(request, httpDeps(services()), context);
 }
 
 app.http('getPackage', {

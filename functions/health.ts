@@ -3,8 +3,11 @@ import { checkDependencies } from '../lib/health/check.js';
 import { dependencyProbes } from '../lib/health/probes.js';
 import { services } from '../lib/services/index.js';
 
-export async function health(_request: HttpRequest, _context: InvocationContext): Promise<HttpResponseInit> {
+export async function health(_request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   const report = await checkDependencies(dependencyProbes(services()));
+  // Every 5xx is logged: a 503 here names the dependency that is down.
+  if (report.status !== 'ok')
+    context.error(`invocation ${context.invocationId}: 503 ${JSON.stringify(report)}`);
   return {
     status: report.status === 'ok' ? 200 : 503,
     jsonBody: report,

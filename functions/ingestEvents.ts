@@ -1,12 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handleEvents } from '../lib/http/ingest.js';
+import { httpDeps } from '../lib/http/deps.js';
+import { handleEvents } from '../lib/http/events.js';
 import { services } from '../lib/services/index.js';
 
 export async function ingestEvents(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return handleEvents(request, services());
+  return handleEvents(request, httpDeps(services()), context);
 }
 
 app.http('ingestEvents', {

@@ -1,12 +1,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
-import { handlePostPackage } from '../lib/http/ingest.js';
+import { httpDeps } from '../lib/http/deps.js';
+import { handlePostPackage } from '../lib/http/packages.js';
 import { services } from '../lib/services/index.js';
 
 export async function postPackage(
   request: HttpRequest,
-  _context: InvocationContext,
+  context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  return handlePostPackage(request, services());
+  return handlePostPackage(request, httpDeps(services()), context);
 }
 
 app.http('postPackage', {

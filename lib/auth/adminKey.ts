@@ -1,5 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { apiKeyFrom } from '../tenants/keys.js';
+import { apiKeyFrom, type Denied, type HeaderSource } from './apiKey.js';
+
+export { deniedResponse } from './apiKey.js';
 
 /**
  * The admin API key check, for every admin endpoint: `Authorization: Bearer <key>` or
@@ -7,16 +9,7 @@ import { apiKeyFrom } from '../tenants/keys.js';
  */
 export type AdminAuth =
   | { ok: true }
-  | {
-      ok: false;
-      status: 401 | 403;
-      code: 'ADMIN_KEY_REQUIRED' | 'ADMIN_KEY_INVALID' | 'ADMIN_API_DISABLED';
-      message: string;
-    };
-
-interface HeaderSource {
-  get(name: string): string | null;
-}
+  | (Denied & { code: 'ADMIN_KEY_REQUIRED' | 'ADMIN_KEY_INVALID' | 'ADMIN_API_DISABLED' });
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
 
@@ -44,9 +37,4 @@ export function checkAdminKey(headers: HeaderSource, config: { TELEMETRY_ADMIN_K
     return { ok: false, status: 403, code: 'ADMIN_KEY_INVALID', message: 'The admin key is not valid' };
   }
   return { ok: true };
-}
-
-/** The JSON answer to a request that failed the admin check. */
-export function deniedResponse(auth: Extract<AdminAuth, { ok: false }>) {
-  return { status: auth.status, jsonBody: { code: auth.code, message: auth.message } };
 }

@@ -9,6 +9,7 @@ import {
 } from './batch.js';
 import { compileRules, defaultConfig, parseConfig, type Rules } from './config.js';
 import { TelemetryError } from './errors.js';
+import { sampleFraction } from './hash.js';
 import { type BatchStore, memoryStore, type StoredBatch } from './store.js';
 import { type EndpointOptions, httpTransport, type SendResult, type Transport } from './transport.js';
 import type { BatchResult, ChannelStats, DynamicConfig, TelemetryEvent } from './types.js';
@@ -38,11 +39,15 @@ export interface Channel {
   stats(): ChannelStats;
 }
 
-/** Whether a channel with these rules keeps an event of this name (sampling draws here). */
-function admits(rules: Rules, name: string): boolean {
+/**
+ * Whether a channel with these rules keeps an event. Sampling follows the server's rule, decided
+ * by the event id (the first 4 bytes of SHA-256 of the id, as a fraction of 2^32, below the rate),
+ * so an event the client keeps is one the server keeps too.
+ */
+function admits(rules: Rules, name: string, id: string): boolean {
   if (rules.config.optOut || rules.blocked(name)) return false;
   const rate = rules.rate(name);
-  return rate >= 1 || Math.random() < rate;
+  return rate >= 1 || (rate > 0 && sampleFraction(id) < rate);
 }
 
 export interface RetryOptions {
@@ -77,6 +82,7 @@ const MIN_RETRY_MS = 500;
 
 interface Queued {
   name: string;
+  id: string;
   line: string;
   /** Sampled under a known config; otherwise sampling is decided when the batch is sealed. */
   sampled: boolean;
@@ -153,11 +159,11 @@ export class HttpChannel implements Channel {
   }
 
   offer(event: TelemetryEvent, line: string): void {
-    if (this.closed || !admits(this.rules, event.name)) {
+    if (this.closed || !admits(this.rules, event.name, event.id)) {
       this.counts.discarded++;
       return;
     }
-    this.queue.push({ name: event.name, line, sampled: this.configKnown });
+    this.queue.push({ name: event.name, id: event.id, line, sampled: this.configKnown });
     this.queuedChars += line.length + 1;
     if (this.queue.length > this.maxQueued) {
       const dropped = this.queue.splice(0, this.queue.length - this.maxQueued);
@@ -299,7 +305,7 @@ export class HttpChannel implements Channel {
     for (const q of taken) {
       this.queuedChars -= q.line.length + 1;
       // Events queued before any config was known meet all of it now; the others only a new blocklist.
-      if (q.sampled ? this.rules.blocked(q.name) : !admits(this.rules, q.name)) this.counts.discarded++;
+      if (q.sampled ? this.rules.blocked(q.name) : !admits(this.rules, q.name, q.id)) this.counts.discarded++;
       else lines.push(q.line);
     }
     const batches = await seal(lines, this.maxEvents, this.maxBytes, this.compress);
@@ -453,7 +459,7 @@ export function memoryChannel(
     events,
     attach() {},
     offer(event, json) {
-      if (admits(rules, event.name)) events.push(JSON.parse(json) as TelemetryEvent);
+      if (admits(rules, event.name, event.id)) events.push(JSON.parse(json) as TelemetryEvent);
       else discarded++;
     },
     async flush() {},

@@ -61,3 +61,9 @@ export class FieldHasher {
     return out ?? source;
   }
 }
+
+/** The event's point in [0, 1) that sampling compares with the rate: the server's rule. */
+export function sampleFraction(id: string): number {
+  const d = sha256(utf8ToBytes(id));
+  return (((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0) / 2 ** 32;
+}

@@ -1,6 +1,6 @@
 import { type Connection, readConnection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { type Settings, SettingsSchema } from './settings.js';
+import { privacySecret, type Settings, SettingsSchema } from './settings.js';
 
 export { type Connection, parseConnectionString } from './connection.js';
 export { ConfigError } from './errors.js';
@@ -14,7 +14,9 @@ export const connections = {
   cosmos: 'CosmosConnection',
 } as const;
 
-export type Config = Settings & {
+export type Config = Omit<Settings, 'PRIVACY_SECRET'> & {
+  /** Always set: the app refuses to start without one outside local development. */
+  PRIVACY_SECRET: string;
   connections: Record<keyof typeof connections, Connection>;
 };
 
@@ -30,8 +32,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0]), issue.message);
   }
+  const privacy = privacySecret(parsed.data);
+  if ('problem' in privacy) throw new ConfigError('PRIVACY_SECRET', privacy.problem);
   return {
     ...parsed.data,
+    PRIVACY_SECRET: privacy.secret,
     connections: {
       storage: readConnection(env, connections.storage),
       lake: readConnection(env, connections.lake),

@@ -25,8 +25,16 @@ export const SettingsSchema = z.object({
   TELEMETRY_DEV_KEY: z.string().min(16).optional(),
   /** Admin API key (a Key Vault reference in Azure). */
   TELEMETRY_ADMIN_KEY: z.string().min(16).optional(),
-  /** Master secret from which each tenant's pseudonymisation key is derived. */
-  PRIVACY_SECRET: z.string().min(16).default('local-development-privacy-secret'),
+  /**
+   * `Development` when the app runs under `func start` or the local host (local.settings.json);
+   * Azure leaves it unset, which means Production.
+   */
+  AZURE_FUNCTIONS_ENVIRONMENT: z.string().default('Production'),
+  /**
+   * Master secret from which each tenant's pseudonymisation key is derived (a Key Vault reference
+   * in Azure): at least 32 characters, required outside local development (see privacySecret).
+   */
+  PRIVACY_SECRET: z.string().min(32, 'at least 32 characters').optional(),
 
   INGEST_MAX_BODY_BYTES: int(1024, 64 * 1024 * 1024).default(1024 * 1024),
   INGEST_MAX_INFLATED_BYTES: int(1024, 256 * 1024 * 1024).default(8 * 1024 * 1024),
@@ -34,6 +42,13 @@ export const SettingsSchema = z.object({
   INGEST_MAX_EVENT_BYTES: int(256, 1024 * 1024).default(32 * 1024),
   INGEST_MAX_DEPTH: int(2, 64).default(16),
   INGEST_MAX_PACKAGE_BYTES: int(1024, 1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  /**
+   * How long a request waits for Event Hubs, and for Table storage (keys, config), before it
+   * answers 503 with Retry-After, in milliseconds.
+   */
+  INGEST_DEADLINE_MS: int(100, 60_000).default(5000),
+  /** Days the statistics of an uploaded package are kept (GET /v1/packages/{id}). */
+  PACKAGE_RETENTION_DAYS: int(1, 3650).default(30),
   /** How long tenant config and keys are cached in memory, in seconds. */
   CONFIG_CACHE_SECONDS: int(0, 3600).default(30),
 
@@ -87,3 +102,25 @@ export const SettingsSchema = z.object({
 });
 
 export type Settings = z.infer<typeof SettingsSchema>;
+
+/** The secret of local development, published in local.settings.sample.json: never for real data. */
+export const LOCAL_PRIVACY_SECRET = 'local-development-privacy-secret';
+
+/**
+ * The privacy secret to use, failing closed: outside local development it must be set, and not
+ * to the published local one, or pseudonyms could be reversed by anyone with this repository.
+ * Returns the problem to report, or the secret.
+ */
+export function privacySecret(settings: Settings): { secret: string } | { problem: string } {
+  const { PRIVACY_SECRET: secret, AZURE_FUNCTIONS_ENVIRONMENT: environment } = settings;
+  if (environment === 'Development') return { secret: secret ?? LOCAL_PRIVACY_SECRET };
+  if (!secret)
+    return {
+      problem: `required outside local development (AZURE_FUNCTIONS_ENVIRONMENT is ${environment}): set it to a random secret of at least 32 characters`,
+    };
+  if (secret === LOCAL_PRIVACY_SECRET)
+    return {
+      problem: 'is the published local-development secret: set a random secret of at least 32 characters',
+    };
+  return { secret };
+}

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { Readable } from 'node:stream';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import { IngestError } from './errors.js';
@@ -51,12 +52,40 @@ export function checkDeclaredLength(headers: Headers, maxBytes: number): void {
   if (Number.isFinite(declared) && declared > maxBytes) throw bodyTooLarge(maxBytes);
 }
 
-/** Counts bytes as sent and stops reading as soon as the cap is passed (nothing more is buffered). */
-async function* capped(source: BodySource, max: number): AsyncGenerator<Uint8Array> {
-  let total = 0;
+/**
+ * Telemetry JSON gzips about 10:1; a body that inflates more than this many times its size is
+ * padding (a bomb), whatever the absolute caps allow.
+ */
+export const MAX_INFLATION_RATIO = 100;
+/** Below this many inflated bytes the ratio is not checked: tiny bodies compress erratically. */
+export const RATIO_FREE_BYTES = 16 * 1024;
+
+/** The most a body of `sent` bytes may inflate to: the absolute cap, or the ratio cap if lower. */
+function inflationLimit(sent: number, maxInflatedBytes: number): number {
+  return Math.min(maxInflatedBytes, Math.max(RATIO_FREE_BYTES, sent * MAX_INFLATION_RATIO));
+}
+
+function inflationRefused(sent: number, maxInflatedBytes: number): IngestError {
+  return inflationLimit(sent, maxInflatedBytes) < maxInflatedBytes
+    ? new IngestError(
+        'COMPRESSION_RATIO_TOO_HIGH',
+        `The body inflates to more than ${MAX_INFLATION_RATIO} times its compressed size: that is padding, not telemetry; send the events themselves`,
+      )
+    : inflatedTooLarge(maxInflatedBytes);
+}
+
+/**
+ * Counts bytes as sent (into `counter.sent`) and stops reading as soon as the cap is passed
+ * (nothing more is buffered).
+ */
+async function* capped(
+  source: BodySource,
+  max: number,
+  counter: { sent: number } = { sent: 0 },
+): AsyncGenerator<Uint8Array> {
   for await (const chunk of source) {
-    total += chunk.byteLength;
-    if (total > max) throw bodyTooLarge(max);
+    counter.sent += chunk.byteLength;
+    if (counter.sent > max) throw bodyTooLarge(max);
     yield chunk;
   }
 }
@@ -67,27 +96,34 @@ async function* capped(source: BodySource, max: number): AsyncGenerator<Uint8Arr
  * after `maxInflatedBytes` rather than inflated into memory.
  */
 export async function* decodedChunks(source: BodySource, options: DecodeOptions): AsyncGenerator<Buffer> {
-  const sent = capped(source, options.maxBodyBytes);
+  const counter = { sent: 0 };
+  const sent = capped(source, options.maxBodyBytes, counter);
   if (!options.gzip) {
-    for await (const chunk of sent) yield Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    let first = true;
+    for await (const chunk of sent) {
+      const buf = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+      if (first) refuseUndeclaredGzip(buf);
+      first = false;
+      yield buf;
+    }
     return;
   }
   const input = Readable.from(sent, { objectMode: false });
-  const gunzip = createGunzip({ chunkSize: 64 * 1024 });
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   input.on('error', (err) => gunzip.destroy(err));
   input.pipe(gunzip);
   let total = 0;
   try {
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       total += chunk.byteLength;
-      if (total > options.maxInflatedBytes) {
-        throw inflatedTooLarge(options.maxInflatedBytes);
+      if (total > inflationLimit(counter.sent, options.maxInflatedBytes)) {
+        throw inflationRefused(counter.sent, options.maxInflatedBytes);
       }
       yield chunk;
     }
   } catch (err) {
     if (err instanceof IngestError) throw err;
-    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+    throw notGzip(err);
   } finally {
     input.destroy();
     gunzip.destroy();
@@ -107,20 +143,49 @@ export async function readDecoded(source: BodySource, options: DecodeOptions): P
   }
   const sent = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
   if (!options.gzip) {
+    refuseUndeclaredGzip(sent);
     // Uncompressed bodies count against the inflated cap too (it is the memory bound).
     if (sent.byteLength > options.maxInflatedBytes) throw inflatedTooLarge(options.maxInflatedBytes);
     return sent;
   }
+  const limit = inflationLimit(sent.byteLength, options.maxInflatedBytes);
   try {
-    return gunzipSync(sent, {
-      maxOutputLength: options.maxInflatedBytes,
-      chunkSize: inflateChunkSize(sent, options.maxInflatedBytes),
-    });
+    return gunzipSync(sent, { maxOutputLength: limit, chunkSize: inflateChunkSize(sent, limit) });
   } catch (err) {
     if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE')
-      throw inflatedTooLarge(options.maxInflatedBytes);
-    throw new IngestError('BODY_MALFORMED', `The gzip body could not be inflated: ${(err as Error).message}`);
+      throw inflationRefused(sent.byteLength, options.maxInflatedBytes);
+    throw notGzip(err);
   }
+}
+
+/** A body that starts with the gzip magic bytes but was sent without `Content-Encoding: gzip`. */
+function refuseUndeclaredGzip(body: Buffer): void {
+  if (body.length >= 2 && body[0] === 0x1f && body[1] === 0x8b) {
+    throw new IngestError(
+      'BODY_MALFORMED',
+      'The body looks like gzip (it starts with the bytes 1f 8b) but was sent without "Content-Encoding: gzip": add that header',
+    );
+  }
+}
+
+function notGzip(err: unknown): IngestError {
+  return new IngestError(
+    'BODY_MALFORMED',
+    `The body was sent with "Content-Encoding: gzip" but could not be inflated (${(err as Error).message}): compress it with gzip, or drop that header`,
+  );
+}
+
+/**
+ * A parser's message made safe to echo: V8 quotes a few characters of the input, which may be
+ * binary, so control characters are escaped and the length is bounded.
+ */
+function printable(message: string): string {
+  const escaped = message.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  return escaped.length > 200 ? `${escaped.slice(0, 200)}…` : escaped;
 }
 
 /** Deflate inflates at most ~1032:1; a declared size beyond that is not trusted. */
@@ -150,7 +215,7 @@ function inflatedTooLarge(max: number): IngestError {
 /** One item of a request: a parsed value, or why its line could not be parsed. */
 export type BodyItem =
   | { value: unknown; bytes?: number }
-  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE'; message: string };
+  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE' | 'EVENT_NOT_UTF8'; message: string };
 
 /** Splits a decoded body into events: a JSON array, `{"events": [...]}`, or NDJSON lines. */
 export function parseBody(
@@ -158,19 +223,32 @@ export function parseBody(
   format: BodyFormat,
   limits: Pick<Limits, 'maxEvents' | 'maxEventBytes'>,
 ): BodyItem[] {
+  // One native scan: when the whole body is UTF-8, so is every line of it.
+  const utf8 = isUtf8(body);
   if (format === 'ndjson') {
     const items: BodyItem[] = [];
-    for (const line of splitLines(body)) {
+    // Blank lines are skipped, but no more of them than events may come: beyond that it is padding.
+    for (const line of splitLines(body, limits.maxEvents)) {
       if (items.length >= limits.maxEvents) throw tooMany(limits.maxEvents);
-      items.push(parseLine(line, limits.maxEventBytes));
+      items.push(parseLine(line, limits.maxEventBytes, utf8));
     }
+    if (items.length === 0) throw noEvents();
     return items;
+  }
+  if (!utf8) {
+    throw new IngestError(
+      'BODY_NOT_UTF8',
+      'The body is not valid UTF-8: encode it as UTF-8 (nothing was read, because decoding invalid bytes would change the data)',
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
   } catch (err) {
-    throw new IngestError('BODY_MALFORMED', `The body is not valid JSON: ${(err as Error).message}`);
+    throw new IngestError(
+      'BODY_MALFORMED',
+      `The body is not valid JSON: ${printable((err as Error).message)}`,
+    );
   }
   const events = Array.isArray(parsed)
     ? parsed
@@ -181,35 +259,68 @@ export function parseBody(
     throw new IngestError('BODY_SHAPE', 'Expected a JSON array of events or an object {"events": [...]}');
   }
   if (events.length > limits.maxEvents) throw tooMany(limits.maxEvents);
+  if (events.length === 0) throw noEvents();
   return events.map((value) => ({ value }));
+}
+
+function noEvents(): IngestError {
+  return new IngestError(
+    'NO_EVENTS',
+    'The body holds no events: send at least one (a JSON array, {"events": [...]}, or NDJSON lines)',
+  );
 }
 
 function tooMany(max: number): IngestError {
   return new IngestError('TOO_MANY_EVENTS', `A request carries at most ${max} events: split it`);
 }
 
-/** Parses one NDJSON line, refusing an oversized one before parsing it. */
-export function parseLine(line: Buffer, maxEventBytes: number): BodyItem {
+/**
+ * Parses one NDJSON line, refusing an oversized one before parsing it, and one that is not UTF-8
+ * (decoding would replace its bytes with U+FFFD and change the event). `utf8` says the line is
+ * already known to be UTF-8.
+ */
+export function parseLine(line: Buffer, maxEventBytes: number, utf8 = false): BodyItem {
   if (line.byteLength > maxEventBytes) {
     return { error: 'EVENT_TOO_LARGE', message: `The event is larger than ${maxEventBytes} bytes` };
+  }
+  if (!utf8 && !isUtf8(line)) {
+    return {
+      error: 'EVENT_NOT_UTF8',
+      message: 'The line is not valid UTF-8: encode events as UTF-8 (invalid bytes would change the data)',
+    };
   }
   try {
     return { value: JSON.parse(line.toString('utf8')), bytes: line.byteLength };
   } catch (err) {
-    return { error: 'EVENT_MALFORMED', message: `The line is not valid JSON: ${(err as Error).message}` };
+    return {
+      error: 'EVENT_MALFORMED',
+      message: `The line is not valid JSON: ${printable((err as Error).message)}`,
+    };
   }
 }
 
-/** Non-blank lines of a buffer (LF or CRLF); newline bytes never occur inside UTF-8 sequences. */
-export function* splitLines(body: Buffer): Generator<Buffer> {
+/**
+ * Non-blank lines of a buffer (LF or CRLF); newline bytes never occur inside UTF-8 sequences.
+ * More than `maxBlank` blank lines is refused (TOO_MANY_BLANK_LINES).
+ */
+export function* splitLines(body: Buffer, maxBlank: number): Generator<Buffer> {
   let start = 0;
+  let blank = 0;
   while (start < body.length) {
     let end = body.indexOf(10, start);
     if (end === -1) end = body.length;
     const line = trimLine(body.subarray(start, end));
     if (line.length > 0) yield line;
+    else if (++blank > maxBlank) throw tooManyBlankLines(maxBlank);
     start = end + 1;
   }
+}
+
+export function tooManyBlankLines(max: number): IngestError {
+  return new IngestError(
+    'TOO_MANY_BLANK_LINES',
+    `The body has more than ${max} blank lines: send one event per line, without padding`,
+  );
 }
 
 function trimLine(line: Buffer): Buffer {
@@ -223,48 +334,78 @@ function trimLine(line: Buffer): Buffer {
 /** A line of a streamed file: its 1-based number and bytes, or `tooLong` when it passed the cap. */
 export type StreamLine = { lineNumber: number; line: Buffer } | { lineNumber: number; tooLong: true };
 
+/** The lines of one decoded chunk, and how many blank lines it held (counted, not listed). */
+export interface LineBatch {
+  lines: StreamLine[];
+  blank: number;
+  /** Every line listed is known to be UTF-8 (its chunk was): no per-line check needed. */
+  utf8: boolean;
+}
+
 /**
- * Lines of a decoded stream, holding at most one line (up to `maxLineBytes`) in memory: an
- * oversized line is reported and skipped without being buffered.
+ * Lines of a decoded stream, one batch per chunk (more than `maxBlank` blank lines in all is
+ * refused with TOO_MANY_BLANK_LINES): the loop over a chunk's lines is plain
+ * synchronous code, so a file of tiny or empty lines costs one async step per 64 KiB, not per
+ * line. At most one partial line (up to `maxLineBytes`) is carried between chunks: an oversized
+ * line is reported and skipped without being buffered.
  */
-export async function* streamLines(
+export async function* lineBatches(
   chunks: AsyncIterable<Buffer>,
   maxLineBytes: number,
-): AsyncGenerator<StreamLine> {
-  let pending: Buffer[] = [];
-  let pendingBytes = 0;
+  maxBlank: number,
+): AsyncGenerator<LineBatch> {
+  let blank = 0;
+  // A line may carry a trailing CR and spaces beyond the cap: they are trimmed, not counted.
+  const cap = maxLineBytes + 2;
+  let carry: Buffer[] = [];
+  let carryBytes = 0;
   let skipping = false;
   let lineNumber = 0;
-  const finish = function* (): Generator<StreamLine> {
-    lineNumber++;
-    if (skipping) {
-      yield { lineNumber, tooLong: true };
-    } else {
-      const line = trimLine(pending.length === 1 ? pending[0]! : Buffer.concat(pending));
-      if (line.length > 0) yield { lineNumber, line };
-    }
-    pending = [];
-    pendingBytes = 0;
-    skipping = false;
-  };
   for await (const chunk of chunks) {
+    const batch: LineBatch = { lines: [], blank: 0, utf8: carry.length === 0 && isUtf8(chunk) };
     let start = 0;
-    while (start < chunk.length) {
+    for (;;) {
       const nl = chunk.indexOf(10, start);
-      const end = nl === -1 ? chunk.length : nl;
-      if (!skipping) {
-        pendingBytes += end - start;
-        if (pendingBytes > maxLineBytes + 2) {
-          skipping = true;
-          pending = [];
-        } else if (end > start) {
-          pending.push(chunk.subarray(start, end));
+      if (nl === -1) {
+        if (!skipping && start < chunk.length) {
+          carryBytes += chunk.length - start;
+          if (carryBytes > cap) {
+            skipping = true;
+            carry = [];
+          } else carry.push(chunk.subarray(start));
         }
+        break;
       }
-      if (nl === -1) break;
-      yield* finish();
+      lineNumber++;
+      if (carryBytes === 0 && (nl === start || (nl === start + 1 && chunk[start] === 13))) {
+        // An empty line (the common padding): counted without slicing it.
+        batch.blank++;
+        if (++blank > maxBlank) throw tooManyBlankLines(maxBlank);
+        start = nl + 1;
+        continue;
+      }
+      if (skipping || carryBytes + nl - start > cap) batch.lines.push({ lineNumber, tooLong: true });
+      else {
+        const raw =
+          carry.length === 0
+            ? chunk.subarray(start, nl)
+            : Buffer.concat([...carry, chunk.subarray(start, nl)]);
+        const line = trimLine(raw);
+        if (line.length > 0) batch.lines.push({ lineNumber, line });
+        else if (++blank > maxBlank) throw tooManyBlankLines(maxBlank);
+        else batch.blank++;
+      }
+      carry = [];
+      carryBytes = 0;
+      skipping = false;
       start = nl + 1;
     }
+    if (batch.lines.length > 0 || batch.blank > 0) yield batch;
   }
-  if (pendingBytes > 0 || skipping) yield* finish();
+  if (carryBytes > 0 || skipping) {
+    lineNumber++;
+    const line = skipping ? undefined : trimLine(Buffer.concat(carry));
+    if (!line) yield { lines: [{ lineNumber, tooLong: true }], blank: 0, utf8: false };
+    else if (line.length > 0) yield { lines: [{ lineNumber, line }], blank: 0, utf8: false };
+  }
 }

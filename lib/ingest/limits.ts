@@ -1,5 +1,4 @@
 import type { Settings } from '../config/index.js';
-import { SettingsSchema } from '../config/settings.js';
 
 /** The configurable ingest limits (DESIGN.md: 1 MiB as sent, 8 MiB inflated, 5,000 events, 32 KiB, depth 16). */
 export interface Limits {
@@ -19,6 +18,3 @@ export function limitsFrom(settings: Settings): Limits {
     maxDepth: settings.INGEST_MAX_DEPTH,
   };
 }
-
-/** The limits with every setting at its default (tests, benchmarks): defined once, in the settings schema. */
-export const defaultLimits: Limits = limitsFrom(SettingsSchema.parse({}));

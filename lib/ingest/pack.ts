@@ -1,9 +1,9 @@
 import { promisify } from 'node:util';
 import { constants, gzip, gzipSync, type ZlibOptions } from 'node:zlib';
 
-/** One Event Hubs message: gzip NDJSON of events that share a partition key. */
+/** One Event Hubs message: gzip NDJSON of events bound for one partition. */
 export interface Pack {
-  partitionKey: string;
+  partitionId: string;
   body: Buffer;
   properties: { tenant: string; count: number; contentType: 'application/x-ndjson'; contentEncoding: 'gzip' };
 }
@@ -52,9 +52,27 @@ const SPLIT_MIN_BYTES = 32 * 1024;
 
 const gzipAsync = promisify(gzip);
 
-/** The partition key of an event: events of one device stay in order on one partition. */
-export function partitionKeyOf(tenant: string, deviceId: string): string {
-  return `${tenant}:${deviceId}`;
+/**
+ * The Event Hubs partition of a device's events: a stable hash (FNV-1a) of `<tenant>:<deviceId>`
+ * over the hub's partition ids. One device's events stay in order on one partition, and a request carries
+ * at most one pack group per partition however many devices it holds (an IoT gateway sends
+ * thousands), so its cost follows its bytes, not its devices.
+ */
+export function partitionFor(tenant: string, deviceId: string, partitionIds: readonly string[]): string {
+  return partitionIds[fnv1a(`${tenant}:${deviceId}`) % partitionIds.length]!;
+}
+
+/**
+ * 32-bit FNV-1a over the string's UTF-16 code units: stable across processes and versions, and
+ * about twenty times cheaper than a cryptographic hash (it runs once per device of a request).
+ */
+function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
 }
 
 /** The NDJSON of one pack being filled. */
@@ -76,7 +94,7 @@ interface Group {
 
 /** A pack whose body may still be compressing; its NDJSON is kept to re-split it if it is too big. */
 interface Sealed {
-  partitionKey: string;
+  partitionId: string;
   ndjson: Buffer[];
   count: number;
   body: Buffer | Promise<Buffer>;
@@ -103,7 +121,7 @@ function quiet<T>(promise: Promise<T>): Promise<T> {
 }
 
 /**
- * Collects NDJSON lines per partition key and turns them into packs. Lines are already-validated
+ * Collects NDJSON lines per partition and turns them into packs. Lines are already-validated
  * JSON strings (so they never contain a raw newline), written once as UTF-8; a pack body is gzip.
  * With `background`, large packs are compressed on the libuv threadpool while lines are still
  * being added; collect them with `finishAsync`.
@@ -122,18 +140,18 @@ export class Packer {
     this.zlib = { level: options.gzipLevel, memLevel: 9 };
   }
 
-  add(partitionKey: string, line: string): void {
-    let group = this.groups.get(partitionKey);
+  add(partitionId: string, line: string): void {
+    let group = this.groups.get(partitionId);
     if (!group) {
       group = newGroup();
-      this.groups.set(partitionKey, group);
+      this.groups.set(partitionId, group);
     } else if ((group.text.length + line.length + 1) * 3 + group.bytes > this.options.maxInflatedBytes) {
       // Exact UTF-8 length only near the cap (3 bytes per UTF-16 unit is the most it can take).
       this.writeText(group);
       if (group.bytes + Buffer.byteLength(line) + 1 > this.options.maxInflatedBytes) {
-        this.seal(partitionKey, group);
+        this.seal(partitionId, group);
         group = newGroup();
-        this.groups.set(partitionKey, group);
+        this.groups.set(partitionId, group);
       }
     }
     group.text += `${line}\n`;
@@ -152,12 +170,12 @@ export class Packer {
     group.text = '';
   }
 
-  /** Seals what is left and returns every pack, in the order the keys first appeared. */
+  /** Seals what is left and returns every pack, in the order the partitions first appeared. */
   finish(): Pack[] {
     if (this.background) throw new Error('A background packer is finished with finishAsync()');
     this.sealAll();
     const packs: Pack[] = [];
-    for (const s of this.sealed) this.collect(packs, s.partitionKey, s.ndjson, s.count, s.body as Buffer);
+    for (const s of this.sealed) this.collect(packs, s.partitionId, s.ndjson, s.count, s.body as Buffer);
     return packs;
   }
 
@@ -168,7 +186,7 @@ export class Packer {
     const packs: Pack[] = [];
     for (let i = 0; i < bodies.length; i++) {
       const s = this.sealed[i]!;
-      this.collect(packs, s.partitionKey, s.ndjson, s.count, bodies[i]!);
+      this.collect(packs, s.partitionId, s.ndjson, s.count, bodies[i]!);
     }
     return packs;
   }
@@ -221,7 +239,7 @@ export class Packer {
     this.groups.clear();
   }
 
-  private seal(partitionKey: string, group: Group): void {
+  private seal(partitionId: string, group: Group): void {
     this.writeText(group);
     const ndjson = group.chunks;
     if (group.used > 0) ndjson.push(group.current.subarray(0, group.used));
@@ -236,11 +254,11 @@ export class Packer {
     } else {
       body = gzipSync(ndjson.length === 1 ? ndjson[0]! : Buffer.concat(ndjson), this.zlib);
     }
-    this.sealed.push({ partitionKey, ndjson, count: group.count, body });
+    this.sealed.push({ partitionId, ndjson, count: group.count, body });
   }
 
   /** Adds the pack, or, for poorly compressible lines (rare), halves until each body fits. */
-  private collect(packs: Pack[], partitionKey: string, ndjson: Buffer[], count: number, body: Buffer): void {
+  private collect(packs: Pack[], partitionId: string, ndjson: Buffer[], count: number, body: Buffer): void {
     if (body.byteLength > this.options.maxPackBytes && count > 1) {
       const all = Buffer.concat(ndjson);
       const half = count >> 1;
@@ -251,12 +269,12 @@ export class Packer {
         [all.subarray(0, cut + 1), half],
         [all.subarray(cut + 1), count - half],
       ] as const) {
-        this.collect(packs, partitionKey, [part], n, gzipSync(part, this.zlib));
+        this.collect(packs, partitionId, [part], n, gzipSync(part, this.zlib));
       }
       return;
     }
     packs.push({
-      partitionKey,
+      partitionId,
       body,
       properties: {
         tenant: this.tenant,

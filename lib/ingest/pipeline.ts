@@ -1,13 +1,17 @@
-import type { Core } from '../schema/index.js';
-import type { Blocklist } from './blocklist.js';
+import { type Core, MAX_IDENTIFIER_LENGTH } from '../schema/index.js';
 import type { BodyItem } from './body.js';
 import type { EventError } from './errors.js';
-import { IngestError } from './errors.js';
+import type { Blocklist, Sampling } from './eventRules.js';
 import type { Limits } from './limits.js';
-import { type Pack, Packer, type PackOptions, partitionKeyOf } from './pack.js';
-import { type CompiledPolicy, type Pseudonymizer, privateCore, resolveUserKind } from './privacy.js';
-import type { Publisher } from './publisher.js';
-import { jsonObject, quote } from './serialize.js';
+import { type Pack, Packer, type PackOptions, partitionFor } from './pack.js';
+import {
+  type CompiledPolicy,
+  PSEUDONYM_LENGTH,
+  type Pseudonymizer,
+  privateCore,
+  resolveUserKind,
+} from './privacy.js';
+import { jsonObject, quote, type SensitiveScan } from './serialize.js';
 import { validateEvent } from './validate.js';
 
 /** What ingest needs to know about the caller's tenant, prepared for the hot path. */
@@ -16,6 +20,7 @@ export interface TenantRules {
   policy: CompiledPolicy;
   pseudonymizer: Pseudonymizer;
   blocklist: Blocklist;
+  sampling: Sampling;
   /** The tenant switched telemetry off: every event is dropped. */
   optOut: boolean;
   /** Pseudonyms of users and devices that opted out. */
@@ -34,6 +39,8 @@ export const MAX_REPORTED_ERRORS = 100;
 
 export interface ProcessOptions {
   limits: Pick<Limits, 'maxEventBytes' | 'maxDepth'>;
+  /** The hub's partition ids: packs are grouped by the partition of each event's device. */
+  partitionIds: readonly string[];
   /** Server time of the request, epoch ms. */
   now: number;
   pack?: PackOptions;
@@ -47,7 +54,9 @@ interface CoreOut {
   input: Core;
   /** `"core"`'s JSON: userKind resolved, identifiers pseudonymised for external users. */
   json: string;
-  partitionKey: string;
+  /** Bytes the core had as sent, less the bytes of `json` (pseudonyms stand for the values). */
+  hidden: number;
+  partitionId: string;
   external: boolean;
   /** The user or device is on the tenant's opt-out list. */
   optedOut: boolean;
@@ -68,20 +77,33 @@ function sameCore(a: Core, b: Core): boolean {
   );
 }
 
-function coreOut(core: Core, rules: TenantRules): CoreOut {
+function coreOut(core: Core, rules: TenantRules, partitionIds: readonly string[]): CoreOut {
   const { policy, pseudonymizer: p, optOuts } = rules;
   const kind = resolveUserKind(core, policy);
   const out = privateCore(core, kind, policy, p);
   return {
     input: core,
     json: JSON.stringify(out),
-    partitionKey: partitionKeyOf(rules.tenant, out.deviceId),
+    hidden: kind === 'external' ? hiddenCoreBytes(core, policy) : 0,
+    partitionId: partitionFor(rules.tenant, out.deviceId, partitionIds),
     external: kind === 'external',
     optedOut:
       optOuts.size > 0 &&
       (optOuts.has(p.pseudonym(core.deviceId)) ||
         (core.userId !== undefined && optOuts.has(p.pseudonym(core.userId)))),
   };
+}
+
+/** Bytes the pseudonymised values of an external user's core had as sent, less their pseudonyms'. */
+function hiddenCoreBytes(core: Core, policy: TenantRules['policy']): number {
+  let hidden = Buffer.byteLength(core.deviceId) - PSEUDONYM_LENGTH;
+  if (core.userId !== undefined) hidden += Buffer.byteLength(core.userId) - PSEUDONYM_LENGTH;
+  if (core.sessionId !== undefined) hidden += Buffer.byteLength(core.sessionId) - PSEUDONYM_LENGTH;
+  for (const field of policy.coreExtra) {
+    const value = core[field];
+    if (typeof value === 'string') hidden += Buffer.byteLength(value) - PSEUDONYM_LENGTH;
+  }
+  return hidden;
 }
 
 /**
@@ -96,7 +118,7 @@ export function processItems(
   options: ProcessOptions,
   indexOf: (i: number) => number = (i) => i,
 ): Outcome & { packs: Promise<Pack[]> } {
-  const { tenant, policy, pseudonymizer: p, blocklist } = rules;
+  const { tenant, policy, pseudonymizer: p, blocklist, sampling } = rules;
   const { maxEventBytes, maxDepth } = options.limits;
   const plain = options.escapeFree === true;
   // Server fields, the same on every line of the request.
@@ -110,6 +132,8 @@ export function processItems(
   };
   let last: CoreOut | undefined;
   const validation = { now: options.now, maxDepth };
+  // One scan record for the whole request, reset per event (no allocation per event).
+  const scan: SensitiveScan = { hidden: 0, tooLong: undefined };
 
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
@@ -128,29 +152,51 @@ export function processItems(
       outcome.dropped++;
       continue;
     }
-    if (!last || !sameCore(last.input, e.core)) last = coreOut(e.core, rules);
+    if (!last || !sameCore(last.input, e.core)) last = coreOut(e.core, rules, options.partitionIds);
     const c = last;
     if (c.optedOut) {
       outcome.dropped++;
       continue;
     }
+    // Without a client id, derive one from the content so a resend maps to the same id.
+    const id = e.id ?? `s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}`;
+    const rate = sampling.rateFor(e.name);
+    if (rate < 1 && !sampling.keeps(id, rate)) {
+      outcome.dropped++;
+      continue;
+    }
     // The line is what JSON.stringify printed for {id, name, time, tenant, receivedAt, core, data,
     // custom}, built by hand (serialize.ts); name and time are validated ASCII, never escaped.
-    let line = '{"id":';
-    if (e.id !== undefined) line += quote(e.id, plain);
-    else {
-      // Without a client id, derive one from the content so a resend maps to the same id.
-      line += `"s${p.digest(JSON.stringify([e.name, e.time, e.core, e.data, e.custom]))}"`;
-    }
+    let line = `{"id":${e.id === undefined ? `"${id}"` : quote(id, plain)}`;
     line += `,"name":"${e.name}","time":"${e.time}"${server},"core":${c.json}`;
-    const sensitive = c.external ? policy.fieldSet : undefined;
+    // Sensitive fields are measured for every user (and pseudonymised for external ones): one
+    // over the identifier cap refuses the event, and the size limit counts the values as sent.
     const pseudonymizer = c.external ? p : undefined;
-    if (e.data !== undefined) line += `,"data":${jsonObject(e.data, plain, sensitive, pseudonymizer)}`;
-    if (e.custom !== undefined) line += `,"custom":${jsonObject(e.custom, plain, sensitive, pseudonymizer)}`;
+    scan.hidden = c.hidden;
+    scan.tooLong = undefined;
+    let tooLong: string | undefined;
+    if (e.data !== undefined) {
+      line += `,"data":${jsonObject(e.data, plain, policy.fieldSet, pseudonymizer, scan)}`;
+      if (scan.tooLong !== undefined) tooLong = `data.${scan.tooLong}`;
+    }
+    if (e.custom !== undefined && tooLong === undefined) {
+      line += `,"custom":${jsonObject(e.custom, plain, policy.fieldSet, pseudonymizer, scan)}`;
+      if (scan.tooLong !== undefined) tooLong = `custom.${scan.tooLong}`;
+    }
     line += '}';
+    if (tooLong !== undefined) {
+      reject(i, {
+        code: 'IDENTIFIER_TOO_LONG',
+        path: tooLong,
+        message: `${tooLong} is an identifier (pseudonymised for external users): at most ${MAX_IDENTIFIER_LENGTH} characters`,
+      });
+      continue;
+    }
+    // The limit holds for the event as sent and as published (a pseudonym may be longer or shorter).
+    const extra = Math.max(0, scan.hidden);
     if (
-      line.length > maxEventBytes ||
-      (line.length * 3 > maxEventBytes && Buffer.byteLength(line) > maxEventBytes)
+      line.length + extra > maxEventBytes ||
+      (line.length * 3 + extra > maxEventBytes && Buffer.byteLength(line) + extra > maxEventBytes)
     ) {
       reject(i, {
         code: 'EVENT_TOO_LARGE',
@@ -159,26 +205,8 @@ export function processItems(
       });
       continue;
     }
-    packer.add(c.partitionKey, line);
+    packer.add(c.partitionId, line);
     outcome.accepted++;
   }
   return { ...outcome, packs: packer.finishAsync() };
-}
-
-/** Publishes, turning any failure into the 503 the client retries on. */
-export async function publishAll(
-  publisher: Publisher,
-  packs: readonly Pack[],
-  retryAfterSeconds = 5,
-): Promise<void> {
-  if (packs.length === 0) return;
-  try {
-    await publisher.publish(packs);
-  } catch (err) {
-    throw new IngestError(
-      'PUBLISH_UNAVAILABLE',
-      `Event Hubs cannot take the events right now (${(err as Error).message}); nothing of this request was accepted: resend it`,
-      { 'retry-after': String(retryAfterSeconds) },
-    );
-  }
 }

@@ -1,23 +1,59 @@
 import { createHmac } from 'node:crypto';
 import type { Core, UserKind } from '../schema/index.js';
-
-/** A tenant's privacy rules (admin-managed, kept with the tenant; never sent to clients). */
-export interface PrivacyPolicy {
-  /** Extra field names hashed for external users, wherever they appear at the top of core, data or custom. */
-  sensitiveFields: string[];
-  /** Email domains whose users are `internal` when the client does not say (e.g. `contoso.com`). */
-  internalDomains: string[];
-  /** User or device ids that are `internal` when the client does not say. */
-  internalIds: string[];
-}
-
-export const emptyPolicy: PrivacyPolicy = { sensitiveFields: [], internalDomains: [], internalIds: [] };
+import type { PrivacyPolicy } from '../tenants/policy.js';
 
 /** Fields pseudonymised for every tenant (the seed rules). */
 export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId'] as const;
 
 export const PSEUDONYM_LENGTH = 32;
-const CACHE_LIMIT = 100_000;
+
+/**
+ * The byte budget of the pseudonym memos of every tenant in the process: a flood of distinct or
+ * long values (values are capped at MAX_IDENTIFIER_LENGTH) only evicts the oldest entries, in
+ * whichever tenant's memo they are. Each Pseudonymizer keeps its own Map keyed by the value (a
+ * lookup hashes the value itself, no key to build); the budget records insertion order.
+ */
+export class PseudonymCache {
+  private maps: Map<string, string>[] = [];
+  private keys: string[] = [];
+  private head = 0;
+  private used = 0;
+
+  constructor(readonly maxBytes: number) {}
+
+  /** Bytes held: UTF-16 keys and values plus a per-entry overhead (an estimate of V8's). */
+  get bytes(): number {
+    return this.used;
+  }
+
+  add(map: Map<string, string>, key: string, value: string): void {
+    map.set(key, value);
+    this.used += entryBytes(key, value);
+    this.maps.push(map);
+    this.keys.push(key);
+    while (this.used > this.maxBytes && this.head < this.keys.length) {
+      const oldMap = this.maps[this.head]!;
+      const oldKey = this.keys[this.head]!;
+      this.head++;
+      const old = oldMap.get(oldKey);
+      if (old !== undefined) {
+        oldMap.delete(oldKey);
+        this.used -= entryBytes(oldKey, old);
+      }
+    }
+    // Drop the consumed front of the order now and then, so it does not grow without bound.
+    if (this.head > 4096 && this.head * 2 > this.keys.length) {
+      this.maps = this.maps.slice(this.head);
+      this.keys = this.keys.slice(this.head);
+      this.head = 0;
+    }
+  }
+}
+
+const entryBytes = (key: string, value: string) => 2 * (key.length + value.length) + 64;
+
+/** The process's pseudonym memo budget, shared by every tenant: 32 MiB at most. */
+export const pseudonymCache = new PseudonymCache(32 * 1024 * 1024);
 
 /**
  * Keyed hashing of identifiers: HMAC-SHA-256 under a per-tenant key derived from the master
@@ -27,20 +63,21 @@ const CACHE_LIMIT = 100_000;
  * user and session on every event, and HMAC is the costliest step of the hot path.
  */
 export class Pseudonymizer {
-  private readonly cache = new Map<string, string>();
-  constructor(readonly key: Buffer) {}
+  private readonly memo = new Map<string, string>();
+  constructor(
+    readonly key: Buffer,
+    private readonly cache: PseudonymCache = pseudonymCache,
+  ) {}
 
   static forTenant(privacySecret: string, tenant: string): Pseudonymizer {
     return new Pseudonymizer(tenantKey(privacySecret, tenant));
   }
 
   pseudonym(value: string): string {
-    let hashed = this.cache.get(value);
+    let hashed = this.memo.get(value);
     if (hashed === undefined) {
       hashed = createHmac('sha256', this.key).update(value).digest('hex').slice(0, PSEUDONYM_LENGTH);
-      // Bounded: dropping the whole memo is cheap and keeps memory flat under high cardinality.
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(value, hashed);
+      this.cache.add(this.memo, value, hashed);
     }
     return hashed;
   }
@@ -79,11 +116,15 @@ export interface CompiledPolicy {
   coreExtra: (keyof Core)[];
   domains: string[];
   ids: ReadonlySet<string>;
+  trustClientUserKind: boolean;
 }
 
 const coreFieldNames = new Set(['os', 'osVersion', 'app', 'appVersion', 'locale']);
 
-export function compilePolicy(policy: PrivacyPolicy): CompiledPolicy {
+/** Compiles a policy; fields left out mean what PrivacyPolicySchema's defaults mean. */
+export function compilePolicy(
+  policy: Omit<PrivacyPolicy, 'trustClientUserKind'> & Partial<Pick<PrivacyPolicy, 'trustClientUserKind'>>,
+): CompiledPolicy {
   const fields = [...new Set([...seedSensitiveFields, ...policy.sensitiveFields])];
   return {
     fields,
@@ -91,12 +132,18 @@ export function compilePolicy(policy: PrivacyPolicy): CompiledPolicy {
     coreExtra: policy.sensitiveFields.filter((f) => coreFieldNames.has(f)) as (keyof Core)[],
     domains: policy.internalDomains.map((d) => `@${d.replace(/^@/, '').toLowerCase()}`),
     ids: new Set(policy.internalIds),
+    trustClientUserKind: policy.trustClientUserKind === true,
   };
 }
 
-/** `userKind` as the client said it, else internal when the tenant's lists say so, else external. */
+/**
+ * Who the user is, decided by the server: `external` when the client says so (it only protects
+ * more); the client's `internal` or `test` only where the tenant's policy trusts client claims;
+ * else `internal` when the tenant's lists (ids, email domains) say so; else `external`.
+ */
 export function resolveUserKind(core: Core, policy: CompiledPolicy): UserKind {
-  if (core.userKind) return core.userKind;
+  if (core.userKind === 'external') return 'external';
+  if (core.userKind && policy.trustClientUserKind) return core.userKind;
   if (
     policy.ids.size > 0 &&
     (policy.ids.has(core.deviceId) || (core.userId && policy.ids.has(core.userId)))
@@ -133,24 +180,4 @@ export function privateCore(core: Core, kind: UserKind, policy: CompiledPolicy, 
     if (typeof value === 'string') (out as Record<string, string>)[field] = p.pseudonym(value);
   }
   return out;
-}
-
-/** A copy of `fields` (data or custom) with sensitive names pseudonymised; the same object when none occur. */
-export function privateFields<T extends Record<string, unknown>>(
-  fields: T | undefined,
-  policy: CompiledPolicy,
-  p: Pseudonymizer,
-): T | undefined {
-  if (!fields) return fields;
-  let out: T | undefined;
-  for (const name of policy.fields) {
-    if (!Object.hasOwn(fields, name)) continue;
-    const value = fields[name];
-    if (value === undefined || value === null) continue;
-    out ??= { ...fields };
-    (out as Record<string, unknown>)[name] = p.pseudonym(
-      typeof value === 'string' ? value : JSON.stringify(value),
-    );
-  }
-  return out ?? fields;
 }

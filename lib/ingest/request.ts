@@ -1,9 +1,9 @@
 import { type BodySource, bodyFormat, checkDeclaredLength, isGzip, parseBody, readDecoded } from './body.js';
-import { errorBody, IngestError } from './errors.js';
+import { IngestError } from './errors.js';
 import type { Limits } from './limits.js';
 import type { PackOptions } from './pack.js';
-import { type Outcome, processItems, publishAll, type TenantRules } from './pipeline.js';
-import type { Publisher } from './publisher.js';
+import { type Outcome, processItems, type TenantRules } from './pipeline.js';
+import { type Publisher, partitionIdsWithin, publishWithin } from './publisher.js';
 import { escapeFree } from './serialize.js';
 
 export interface IngestDeps {
@@ -11,6 +11,8 @@ export interface IngestDeps {
   /** Epoch ms; injected so tests pin the time window. */
   clock: () => number;
   limits: Limits;
+  /** How long a request waits for Event Hubs before answering 503 (INGEST_DEADLINE_MS). */
+  deadlineMs: number;
   pack?: PackOptions;
 }
 
@@ -18,13 +20,6 @@ export interface IngestDeps {
 export interface IngestRequest {
   headers: Headers;
   body: BodySource | null;
-}
-
-/** JSON response of the ingest endpoints: status, headers and body. */
-export interface JsonResponse {
-  status: number;
-  headers?: Record<string, string>;
-  jsonBody: unknown;
 }
 
 /** POST /v1/events for an authenticated tenant: decode, validate, pack, publish. */
@@ -47,26 +42,14 @@ export async function ingestEvents(
   if (body.length === 0)
     throw new IngestError('BODY_SHAPE', 'The body is empty: send a JSON array of events');
   const items = parseBody(body, format, limits);
+  const partitionIds = await partitionIdsWithin(deps.publisher, deps.deadlineMs);
   const { packs, ...outcome } = processItems(items, rules, {
     limits,
+    partitionIds,
     now: deps.clock(),
     pack: deps.pack,
     escapeFree: escapeFree(body),
   });
-  await publishAll(deps.publisher, await packs);
+  await publishWithin(deps.publisher, await packs, deps.deadlineMs);
   return outcome;
-}
-
-/** 202 when anything was accepted (or silently dropped), 400 with the same shape when nothing was. */
-export function outcomeResponse(outcome: Outcome): JsonResponse {
-  const status = outcome.accepted > 0 || outcome.rejected === 0 ? 202 : 400;
-  return { status, jsonBody: outcome };
-}
-
-/** The response for a thrown error: an IngestError's status and code, or a 500 that leaks nothing. */
-export function errorResponse(err: unknown): JsonResponse {
-  if (err instanceof IngestError) {
-    return { status: err.status, headers: err.headers, jsonBody: errorBody(err) };
-  }
-  return { status: 500, jsonBody: { code: 'INTERNAL', message: 'Ingest failed unexpectedly; retry later' } };
 }

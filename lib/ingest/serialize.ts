@@ -1,3 +1,4 @@
+import { MAX_IDENTIFIER_LENGTH } from '../schema/index.js';
 import type { Pseudonymizer } from './privacy.js';
 
 /**
@@ -60,16 +61,28 @@ export function jsonValue(value: unknown, plain: boolean): string | undefined {
   }
 }
 
+/** What serialising the sensitive fields of an event found, for its size and identifier checks. */
+export interface SensitiveScan {
+  /** Bytes the pseudonymised values had as sent, less the bytes of their pseudonyms (may be < 0). */
+  hidden: number;
+  /** The first sensitive field whose value is longer than MAX_IDENTIFIER_LENGTH. */
+  tooLong: string | undefined;
+}
+
+const PSEUDONYM_JSON_BYTES = 34; // 32 hex characters and the quotes
+
 /**
  * `JSON.stringify` of an object whose top-level fields named in `sensitive` are replaced by their
- * pseudonym (of the string, or of the JSON of any other non-null value), as `privateFields` does,
- * without copying the object first.
+ * pseudonym (of the string, or of the JSON of any other non-null value) when `p` is given, without
+ * copying the object. With a `scan`, sensitive values are measured: one over the identifier cap
+ * stops the serialisation (the event is refused, and it is never hashed or cached).
  */
 export function jsonObject(
   fields: Record<string, unknown>,
   plain: boolean,
   sensitive: ReadonlySet<string> | undefined,
   p: Pseudonymizer | undefined,
+  scan?: SensitiveScan,
 ): string {
   let out = '{';
   // Object.keys, not for-in: exactly the own enumerable keys, in the order JSON.stringify uses.
@@ -78,9 +91,19 @@ export function jsonObject(
     const key = keys[i]!;
     const value = fields[key];
     let text: string | undefined;
-    if (p && value !== undefined && value !== null && sensitive?.has(key)) {
-      // Pseudonyms are hex: never escaped.
-      text = `"${p.pseudonym(typeof value === 'string' ? value : JSON.stringify(value))}"`;
+    if (value !== undefined && value !== null && sensitive?.has(key) && (p || scan)) {
+      const original = typeof value === 'string' ? value : JSON.stringify(value);
+      if (scan && original.length > MAX_IDENTIFIER_LENGTH) {
+        scan.tooLong = key;
+        return '{}';
+      }
+      if (p) {
+        // Pseudonyms are hex: never escaped.
+        text = `"${p.pseudonym(original)}"`;
+        if (scan)
+          scan.hidden +=
+            Buffer.byteLength(original) + (typeof value === 'string' ? 2 : 0) - PSEUDONYM_JSON_BYTES;
+      } else text = jsonValue(value, plain)!;
     } else {
       text = jsonValue(value, plain);
       if (text === undefined) continue;

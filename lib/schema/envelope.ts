@@ -2,10 +2,21 @@ import { z } from 'zod';
 
 /** Envelope rules from DESIGN.md, named once so the fast path in lib/ingest uses the same values. */
 export const EVENT_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.-]{0,127}$/;
+/**
+ * A rule naming events in tenant config (blocklist, sampling): an event name, `prefix.*` (every
+ * name that starts with `prefix.`), or `*` (every name).
+ */
+export const EVENT_RULE_PATTERN = /^(\*|[A-Za-z][A-Za-z0-9_.-]{0,127}(\.\*)?)$/;
 export const MAX_ID_LENGTH = 64;
 export const MAX_CUSTOM_KEYS = 64;
 export const MAX_CUSTOM_KEY_LENGTH = 128;
 export const MAX_CORE_VALUE_LENGTH = 256;
+/**
+ * The longest value of a sensitive field (pseudonymised for external users) in data or custom, in
+ * characters (or characters of JSON for a non-string): identifiers are short, and a pseudonym
+ * must never stand for megabytes the event limit did not see.
+ */
+export const MAX_IDENTIFIER_LENGTH = 256;
 export const USER_KINDS = ['external', 'internal', 'test'] as const;
 /** ISO-8601 date-time that carries a zone (`Z` or `±hh:mm`); a zone-less time is ambiguous. */
 export const ISO_TIME_PATTERN =
@@ -38,8 +49,11 @@ export const EventTimeSchema = z.union([
   z.number().int().nonnegative(),
 ]);
 
-/** The event envelope as a client sends it (DESIGN.md: core + data model + custom). */
-export const EnvelopeSchema = z.object({
+/**
+ * The event envelope as a client sends it (DESIGN.md: core + data model + custom). Strict: an
+ * unknown top-level field (a typo such as `dat`) is refused, never dropped with its data.
+ */
+export const EnvelopeSchema = z.strictObject({
   id: z.string().min(1).max(MAX_ID_LENGTH).optional(),
   name: z.string().regex(EVENT_NAME_PATTERN, 'expected a letter, then letters, digits, _ . - (at most 128)'),
   time: EventTimeSchema,

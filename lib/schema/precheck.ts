@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 
 /**
  * A compiled pre-check of a zod schema: `true` only for values the schema accepts unchanged.
@@ -6,54 +6,63 @@ import type { z } from 'zod';
  */
 export type Precheck = (value: unknown) => boolean;
 
-/** The zod internals read here (zod v4 `_zod.def`); anything else makes the compiler give up. */
-interface Def {
-  type: string;
-  shape?: Record<string, { _zod: { def: Def } }>;
-  catchall?: { _zod: { def: Def } };
-  innerType?: { _zod: { def: Def } };
-  checks?: { _zod: { def: { check: string; minimum?: number; maximum?: number } } }[];
+/** The JSON Schema keywords this compiler understands; any other keyword makes it give up. */
+interface JsonSchema {
+  type?: string;
+  properties?: Record<string, JsonSchema>;
+  required?: string[];
+  additionalProperties?: boolean | JsonSchema;
+  minLength?: number;
+  maxLength?: number;
+  [keyword: string]: unknown;
 }
 
 const never = Symbol('never');
+const known = {
+  string: new Set(['type', 'minLength', 'maxLength']),
+  number: new Set(['type']),
+  boolean: new Set(['type']),
+  object: new Set(['type', 'properties', 'required', 'additionalProperties']),
+} as const;
 
 /**
  * Compiles the flat data models (strict objects of strings with length bounds, numbers, booleans,
- * optionals) into plain loops, about 5x cheaper than `safeParse` per event. Returns undefined for a
- * schema that uses anything else (the caller then always uses zod), so a new model never needs
- * changes here: it is only slower until this compiler learns its shape.
+ * optionals) into plain loops, about 5x cheaper than `safeParse` per event. It reads the schema
+ * through zod's public `z.toJSONSchema`, not zod's internals, and returns undefined for a schema
+ * that uses anything else (the caller then always uses zod), so a new model never needs changes
+ * here: it is only slower until this compiler learns its shape.
  */
 export function compilePrecheck(schema: z.ZodType): Precheck | undefined {
-  const compiled = compileDef((schema as unknown as { _zod: { def: Def } })._zod.def);
+  let json: JsonSchema;
+  try {
+    json = z.toJSONSchema(schema) as JsonSchema;
+  } catch {
+    return undefined; // a type JSON Schema cannot express (a transform, say)
+  }
+  const { $schema: _, ...root } = json;
+  const compiled = compileNode(root);
   return compiled === never ? undefined : compiled;
 }
 
-function compileDef(def: Def): Precheck | typeof never {
-  switch (def.type) {
-    case 'string':
-      return compileString(def);
+function compileNode(node: JsonSchema): Precheck | typeof never {
+  const type = node.type;
+  if (type !== 'string' && type !== 'number' && type !== 'boolean' && type !== 'object') return never;
+  if (Object.keys(node).some((k) => !known[type].has(k))) return never;
+  switch (type) {
+    case 'string': {
+      // zod counts UTF-16 units (`.length`), and so does this check.
+      const min = node.minLength ?? 0;
+      const max = node.maxLength ?? Number.POSITIVE_INFINITY;
+      return (v) => typeof v === 'string' && v.length >= min && v.length <= max;
+    }
     case 'number':
-      // A plain z.number() (no checks) accepts every finite number, which is all JSON can carry.
-      return def.checks?.length ? never : (v) => typeof v === 'number' && Number.isFinite(v);
+      // z.number() accepts every finite number, which is all JSON can carry.
+      return (v) => typeof v === 'number' && Number.isFinite(v);
     case 'boolean':
-      return def.checks?.length ? never : (v) => typeof v === 'boolean';
+      return (v) => typeof v === 'boolean';
     case 'object':
-      return compileObject(def);
-    default:
-      return never;
+      return compileObject(node);
   }
-}
-
-function compileString(def: Def): Precheck | typeof never {
-  let min = 0;
-  let max = Number.POSITIVE_INFINITY;
-  for (const check of def.checks ?? []) {
-    const c = check._zod.def;
-    if (c.check === 'min_length' && typeof c.minimum === 'number') min = Math.max(min, c.minimum);
-    else if (c.check === 'max_length' && typeof c.maximum === 'number') max = Math.min(max, c.maximum);
-    else return never;
-  }
-  return (v) => typeof v === 'string' && v.length >= min && v.length <= max;
 }
 
 interface Field {
@@ -61,22 +70,21 @@ interface Field {
   optional: boolean;
 }
 
-/** Strict objects only: an unknown key is then a rejection, so the loop needs no copy. */
-function compileObject(def: Def): Precheck | typeof never {
-  if (!def.shape || def.catchall?._zod.def.type !== 'never') return never;
+/**
+ * Strict objects only: an unknown key is then a rejection, so the loop needs no copy. (A stripping
+ * `z.object` has `additionalProperties: false` in its output schema too; rejecting its unknown keys
+ * here only means "not sure", and zod, which would strip them, decides.)
+ */
+function compileObject(node: JsonSchema): Precheck | typeof never {
+  if (node.additionalProperties !== false || !node.properties) return never;
+  const required = new Set(node.required ?? []);
   const fields = new Map<string, Field>();
-  let required = 0;
-  for (const [key, schema] of Object.entries(def.shape)) {
-    let inner = schema._zod.def;
-    const optional = inner.type === 'optional';
-    if (optional) {
-      if (!inner.innerType) return never;
-      inner = inner.innerType._zod.def;
-    } else required++;
-    const check = compileDef(inner);
+  for (const [key, child] of Object.entries(node.properties)) {
+    const check = compileNode(child);
     if (check === never) return never;
-    fields.set(key, { check, optional });
+    fields.set(key, { check, optional: !required.has(key) });
   }
+  const requiredCount = required.size;
   return (v) => {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
     const o = v as Record<string, unknown>;
@@ -89,7 +97,7 @@ function compileObject(def: Def): Precheck | typeof never {
       if (!field.check(value)) return false;
       if (!field.optional) present++;
     }
-    return present === required;
+    return present === requiredCount;
   };
 }
 

@@ -1,16 +1,14 @@
 import type { Services } from '../services/index.js';
 import { ConfigStore } from './config.js';
 import { OptOutStore } from './optouts.js';
-import { PackageStore } from './packages.js';
 import { TenantStore } from './store.js';
 import { tenantTables } from './tables.js';
 
 export * from './config.js';
-export * from './dev.js';
+export * from './errors.js';
 export * from './keys.js';
 export * from './optouts.js';
-export * from './packages.js';
-export * from './rules.js';
+export * from './policy.js';
 export * from './store.js';
 export * from './tables.js';
 
@@ -18,7 +16,6 @@ export interface TenantStores {
   tenants: TenantStore;
   config: ConfigStore;
   optOuts: OptOutStore;
-  packages: PackageStore;
 }
 
 const memo = new WeakMap<Services, TenantStores>();
@@ -32,7 +29,6 @@ export function tenantStores(s: Services): TenantStores {
       tenants: new TenantStore(s.table(tenantTables.tenants), s.table(tenantTables.apiKeys), seconds),
       config: new ConfigStore(s.table(tenantTables.config), seconds),
       optOuts: new OptOutStore(s.table(tenantTables.optOuts), seconds),
-      packages: new PackageStore(s.table(tenantTables.packages)),
     };
     memo.set(s, stores);
   }

@@ -1,16 +1,9 @@
 import type { TableClient } from '@azure/data-tables';
-import { z } from 'zod';
 import { isStatus } from '../clients/errors.js';
-import { IngestError } from '../ingest/errors.js';
-import { emptyPolicy, type PrivacyPolicy } from '../ingest/privacy.js';
-import { apiKeyFrom, hashKey } from './keys.js';
+import { TenantError } from './errors.js';
+import { hashKey } from './keys.js';
+import { emptyPolicy, type PrivacyPolicy, PrivacyPolicySchema } from './policy.js';
 import { TtlCache } from './ttl-cache.js';
-
-export const PrivacyPolicySchema = z.strictObject({
-  sensitiveFields: z.array(z.string().min(1).max(128)).max(100).default([]),
-  internalDomains: z.array(z.string().min(1).max(253)).max(1000).default([]),
-  internalIds: z.array(z.string().min(1).max(256)).max(10_000).default([]),
-});
 
 export interface Tenant {
   id: string;
@@ -18,12 +11,21 @@ export interface Tenant {
   policy: PrivacyPolicy;
 }
 
+/**
+ * Tenant ids: letters, digits, `_ . -`, at most 64 (safe as Table keys and in lake paths; never
+ * starting with `~`, which other tables use for their own partitions).
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
 const TENANT_PK = 'tenant';
 const KEY_PK = 'key';
 
 /** Tenants and their hashed API keys in Table storage, cached briefly in memory. */
 export class TenantStore {
+  /** Known keys only, so a spray of random keys can never push them out. */
   private readonly byKey: TtlCache<Tenant | undefined>;
+  /** Unknown keys, in a cache of their own (what a spray churns). */
+  private readonly unknownKeys: TtlCache<undefined>;
   private readonly byId: TtlCache<Tenant | undefined>;
 
   constructor(
@@ -31,12 +33,15 @@ export class TenantStore {
     private readonly keys: TableClient,
     cacheSeconds: number,
     clock: () => number = Date.now,
+    maxCachedKeys = 10_000,
   ) {
-    this.byKey = new TtlCache(cacheSeconds * 1000, clock);
-    this.byId = new TtlCache(cacheSeconds * 1000, clock);
+    this.byKey = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
+    this.unknownKeys = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
+    this.byId = new TtlCache(cacheSeconds * 1000, clock, maxCachedKeys);
   }
 
   async putTenant(id: string, policy: Partial<PrivacyPolicy> = {}, disabled = false): Promise<Tenant> {
+    if (!TENANT_ID_PATTERN.test(id)) throw new Error(`Tenant id "${id}" does not match ${TENANT_ID_PATTERN}`);
     const parsed = PrivacyPolicySchema.parse({ ...emptyPolicy, ...policy });
     await this.tenants.upsertEntity(
       { partitionKey: TENANT_PK, rowKey: id, policy: JSON.stringify(parsed), disabled },
@@ -50,8 +55,7 @@ export class TenantStore {
     return this.byId.get(id, async () => {
       try {
         const e = await this.tenants.getEntity<{ policy: string; disabled?: boolean }>(TENANT_PK, id);
-        const policy = PrivacyPolicySchema.safeParse(JSON.parse(e.policy));
-        return { id, disabled: e.disabled === true, policy: policy.success ? policy.data : emptyPolicy };
+        return { id, disabled: e.disabled === true, policy: storedPolicy(id, e.policy) };
       } catch (err) {
         if (isStatus(err, 404)) return undefined;
         throw err;
@@ -63,34 +67,47 @@ export class TenantStore {
   async addKey(tenant: string, key: string): Promise<void> {
     await this.keys.upsertEntity({ partitionKey: KEY_PK, rowKey: hashKey(key), tenant }, 'Replace');
     this.byKey.delete(hashKey(key));
+    this.unknownKeys.delete(hashKey(key));
   }
 
+  /** The tenant a key belongs to, or undefined for an unknown key. */
   async tenantForKey(key: string): Promise<Tenant | undefined> {
     const hash = hashKey(key);
-    return this.byKey.get(hash, async () => {
-      try {
-        const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
-        return this.getTenant(e.tenant);
-      } catch (err) {
-        if (isStatus(err, 404)) return undefined;
-        throw err;
-      }
-    });
-  }
-
-  /** The caller's tenant, or the 401/403 that explains why there is none. */
-  async authenticate(headers: Headers): Promise<Tenant> {
-    const key = apiKeyFrom(headers);
-    if (!key) {
-      throw new IngestError(
-        'AUTH_REQUIRED',
-        'Send your tenant API key in "Authorization: Bearer <key>" or "x-api-key"',
-      );
-    }
-    const tenant = await this.tenantForKey(key);
-    if (!tenant)
-      throw new IngestError('AUTH_INVALID', 'The API key is not known: check it or ask for a new one');
-    if (tenant.disabled) throw new IngestError('FORBIDDEN', `Tenant ${tenant.id} is disabled`);
+    if (this.unknownKeys.has(hash)) return undefined;
+    const tenant = await this.byKey.get(
+      hash,
+      async () => {
+        try {
+          const e = await this.keys.getEntity<{ tenant: string }>(KEY_PK, hash);
+          return this.getTenant(e.tenant);
+        } catch (err) {
+          if (isStatus(err, 404)) return undefined;
+          throw err;
+        }
+      },
+      (found) => found !== undefined,
+    );
+    if (!tenant) await this.unknownKeys.get(hash, async () => undefined);
     return tenant;
   }
+}
+
+/**
+ * A stored privacy policy, which must parse: falling back to an empty one would publish the
+ * tenant's sensitive fields unprotected (503 TENANT_POLICY_UNREADABLE instead).
+ */
+function storedPolicy(tenant: string, text: string): PrivacyPolicy {
+  let problem: string;
+  try {
+    const parsed = PrivacyPolicySchema.safeParse(JSON.parse(text));
+    if (parsed.success) return parsed.data;
+    const issue = parsed.error.issues[0]!;
+    problem = `${issue.path.join('.') || 'policy'}: ${issue.message}`;
+  } catch (err) {
+    problem = (err as Error).message;
+  }
+  throw new TenantError(
+    'TENANT_POLICY_UNREADABLE',
+    `The stored privacy policy of tenant ${tenant} does not parse (${problem}): nothing is accepted until an admin fixes it`,
+  );
 }

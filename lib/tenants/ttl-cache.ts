@@ -1,6 +1,7 @@
 /**
  * A small time-bounded memo (CONFIG_CACHE_SECONDS): tenant data changes rarely, and reading it
- * from Table storage on every request would cost more than the request itself.
+ * from Table storage on every request would cost more than the request itself. Bounded in
+ * entries: when full, the oldest entry goes (never everything at once).
  */
 export class TtlCache<V> {
   // The promise, not the value: requests arriving while a load is in flight share it.
@@ -12,21 +13,36 @@ export class TtlCache<V> {
     private readonly maxEntries = 10_000,
   ) {}
 
-  async get(key: string, load: () => Promise<V>): Promise<V> {
+  /**
+   * The cached value of `key`, or `load()`'s. A failed load is not kept, nor a value `keep`
+   * refuses (so that what a caller cannot vouch for never takes the place of what it can).
+   */
+  async get(key: string, load: () => Promise<V>, keep: (value: V) => boolean = () => true): Promise<V> {
     const now = this.clock();
     const hit = this.entries.get(key);
     if (hit && hit.expires > now) return hit.value;
+    if (hit) this.entries.delete(key);
     const value = load();
     if (this.ttlMs > 0) {
-      if (this.entries.size >= this.maxEntries) this.entries.clear();
+      for (const oldest of this.entries.keys()) {
+        if (this.entries.size < this.maxEntries) break;
+        this.entries.delete(oldest);
+      }
       const entry = { value, expires: now + this.ttlMs };
       this.entries.set(key, entry);
-      // A failed load is not cached: the next request tries again.
-      value.catch(() => {
+      const forget = () => {
         if (this.entries.get(key) === entry) this.entries.delete(key);
-      });
+      };
+      value.then((v) => {
+        if (!keep(v)) forget();
+      }, forget);
     }
     return value;
+  }
+
+  has(key: string): boolean {
+    const hit = this.entries.get(key);
+    return hit !== undefined && hit.expires > this.clock();
   }
 
   delete(key: string): void {

@@ -10,6 +10,7 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Host, startHost } from '../../dev/host/index.js';
+import { ensureDevTenant } from '../../dev/tenant.js';
 import {
   type BatchResult,
   createTelemetryClient,
@@ -19,7 +20,7 @@ import {
 import { pseudonymizerFor } from '../../lib/ingest/privacy.js';
 import { EnvelopeSchema } from '../../lib/schema/envelope.js';
 import { services } from '../../lib/services/index.js';
-import { ensureDevTenant, tenantStores } from '../../lib/tenants/index.js';
+import { tenantStores } from '../../lib/tenants/index.js';
 import { type RecordingProxy, startProxy } from '../helpers/proxy.js';
 import { root, startTestStack, type TestStack } from '../helpers/stack.js';
 import { until } from '../helpers/until.js';
@@ -135,10 +136,11 @@ function options(extra: Partial<TelemetryClientOptions> = {}): TelemetryClientOp
   };
 }
 
+/** Changes the fields given (a merge patch: PUT replaces the whole document). */
 async function putConfig(config: Record<string, unknown>): Promise<void> {
   const res = await stack.fetch('/api/v1/config?tenant=dev', {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json' },
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/merge-patch+json' },
     body: JSON.stringify(config),
   });
   expect(res.status).toBe(200);

@@ -5,6 +5,7 @@ import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MAX_BATCH_BYTES, seal } from '../../../lib/client/batch.js';
 import { compileRules, lookup, parseConfig } from '../../../lib/client/config.js';
+import { sampleFraction as clientFraction } from '../../../lib/client/hash.js';
 import {
   createTelemetryClient,
   memoryChannel,
@@ -12,6 +13,7 @@ import {
   type TelemetryEvent,
 } from '../../../lib/client/index.js';
 import { retryAfterMs } from '../../../lib/client/transport.js';
+import { sampleFraction as serverFraction } from '../../../lib/ingest/eventRules.js';
 import { EnvelopeSchema } from '../../../lib/schema/envelope.js';
 import { root } from '../../helpers/stack.js';
 
@@ -205,6 +207,15 @@ describe('dynamic config rules', () => {
     ]);
     expect(rules.rate('view')).toBe(0.25);
     expect(rules.rate('other')).toBe(1);
+  });
+
+  it('samples by event id exactly as the server does, so the client never keeps what the server drops', () => {
+    const ids = Array.from({ length: 2000 }, (_, i) => `evt-${i}-${(i * 7919).toString(36)}`);
+    expect(ids.map(clientFraction)).toEqual(ids.map(serverFraction));
+    const kept = ids.filter((id) => clientFraction(id) < 0.25).length;
+    expect(kept).toBe(ids.filter((id) => serverFraction(id) < 0.25).length);
+    expect(kept).toBeGreaterThan(400);
+    expect(kept).toBeLessThan(600);
   });
 
   it('rejects a malformed config instead of guessing', () => {

@@ -7,6 +7,7 @@ const base = {
   EventHubConnection:
     'Endpoint=sb://localhost:5672;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true',
   CosmosConnection: 'AccountEndpoint=http://127.0.0.1:8081/;AccountKey=a2V5;',
+  PRIVACY_SECRET: 'config-test-privacy-secret-0123456789',
 };
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -78,5 +79,42 @@ describe('config', () => {
   it('rejects a malformed identity setting by its full name', () => {
     const err = errorOf({ ...base, CosmosConnection: '', CosmosConnection__accountEndpoint: 'not a url' });
     expect(err.setting).toBe('CosmosConnection__accountEndpoint');
+  });
+
+  describe('PRIVACY_SECRET fails closed', () => {
+    const { PRIVACY_SECRET: _, ...noSecret } = base;
+    it.each([
+      ['missing in Azure (no AZURE_FUNCTIONS_ENVIRONMENT)', noSecret, 'required outside local development'],
+      [
+        "'' in Azure (what an empty bicep parameter gives)",
+        { ...noSecret, PRIVACY_SECRET: '' },
+        'required outside local development',
+      ],
+      [
+        'shorter than 32 characters',
+        { ...base, PRIVACY_SECRET: 'only-thirty-one-characters-long' },
+        'at least 32 characters',
+      ],
+      [
+        'the published local secret in Production',
+        {
+          ...base,
+          PRIVACY_SECRET: 'local-development-privacy-secret',
+          AZURE_FUNCTIONS_ENVIRONMENT: 'Production',
+        },
+        'published local-development secret',
+      ],
+    ])('refuses to start when it is %s', (_label, env, message) => {
+      const err = errorOf(env as Record<string, string>);
+      expect(err.setting).toBe('PRIVACY_SECRET');
+      expect(err.message).toContain(message);
+    });
+
+    it('falls back to the local secret only in local development', () => {
+      expect(loadConfig({ ...noSecret, AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }).PRIVACY_SECRET).toBe(
+        'local-development-privacy-secret',
+      );
+      expect(loadConfig(base).PRIVACY_SECRET).toBe('config-test-privacy-secret-0123456789');
+    });
   });
 });

@@ -1,16 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { Packer, partitionKeyOf } from '../../../lib/ingest/pack.js';
+import { Packer, partitionFor } from '../../../lib/ingest/pack.js';
 
 describe('Packer', () => {
-  it('groups lines per partition key into gzip NDJSON with the properties', () => {
+  it('groups lines per partition into gzip NDJSON with the properties', () => {
     const packer = new Packer('t1');
     packer.add('t1:a', '{"n":1}');
     packer.add('t1:b', '{"n":2}');
     packer.add('t1:a', '{"n":3}');
     const packs = packer.finish();
-    expect(packs.map((p) => [p.partitionKey, p.properties])).toEqual([
+    expect(packs.map((p) => [p.partitionId, p.properties])).toEqual([
       ['t1:a', { tenant: 't1', count: 2, contentType: 'application/x-ndjson', contentEncoding: 'gzip' }],
       ['t1:b', { tenant: 't1', count: 1, contentType: 'application/x-ndjson', contentEncoding: 'gzip' }],
     ]);
@@ -50,12 +50,22 @@ describe('Packer', () => {
     const expected = sync.finish();
     const packs = await background.finishAsync();
     const view = (list: typeof packs) =>
-      list.map((p) => [p.partitionKey, p.properties, gunzipSync(p.body).toString()] as const);
+      list.map((p) => [p.partitionId, p.properties, gunzipSync(p.body).toString()] as const);
     expect(view(packs)).toEqual(view(expected));
     expect(packs.length).toBeGreaterThan(4);
     for (const pack of packs) expect(pack.body.byteLength).toBeLessThanOrEqual(64 * 1024);
     expect(() => background.finish()).toThrow(/finishAsync/);
   });
 
-  it('partition key is <tenant>:<deviceId>', () => expect(partitionKeyOf('t', 'd')).toBe('t:d'));
+  it('maps a device to one partition, stably, spreading devices over every partition', () => {
+    const ids = ['0', '1', '2', '3'];
+    expect(partitionFor('t', 'd', ids)).toBe(partitionFor('t', 'd', ids));
+    const seen = new Map<string, number>();
+    for (let i = 0; i < 4000; i++) {
+      const p = partitionFor('t', `device-${i}`, ids);
+      seen.set(p, (seen.get(p) ?? 0) + 1);
+    }
+    expect([...seen.keys()].sort()).toEqual(ids);
+    for (const n of seen.values()) expect(n).toBeGreaterThan(800);
+  });
 });

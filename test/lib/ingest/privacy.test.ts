@@ -2,13 +2,14 @@ import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   compilePolicy,
-  emptyPolicy,
+  PseudonymCache,
   Pseudonymizer,
   privateCore,
-  privateFields,
   resolveUserKind,
   tenantKey,
 } from '../../../lib/ingest/privacy.js';
+import { emptyPolicy } from '../../../lib/tenants/policy.js';
+import { privateFields } from '../../helpers/privateFields.js';
 
 const secret = 'test-privacy-secret-0123456789';
 const p = Pseudonymizer.forTenant(secret, 't1');
@@ -37,13 +38,33 @@ describe('userKind', () => {
   });
   it.each([
     ['explicit external wins over lists', { deviceId: 'dev-qa', userKind: 'external' }, 'external'],
-    ['explicit test', { deviceId: 'd', userKind: 'test' }, 'test'],
+    ['a test claim alone is not believed', { deviceId: 'd', userKind: 'test' }, 'external'],
+    [
+      'an internal claim alone is not believed',
+      { deviceId: 'd', userId: 'x@example.com', userKind: 'internal' },
+      'external',
+    ],
+    [
+      'an internal claim by a listed user is internal (by the list)',
+      { deviceId: 'dev-qa', userKind: 'internal' },
+      'internal',
+    ],
     ['internal email domain', { deviceId: 'd', userId: 'Ann@contoso.COM' }, 'internal'],
     ['a look-alike domain is external', { deviceId: 'd', userId: 'ann@notcontoso.com' }, 'external'],
     ['internal device id', { deviceId: 'dev-qa' }, 'internal'],
     ['internal user id', { deviceId: 'd', userId: 'u-qa' }, 'internal'],
     ['default is external', { deviceId: 'd', userId: 'x@example.com' }, 'external'],
   ] as const)('%s', (_l, core, kind) => expect(resolveUserKind(core, policy)).toBe(kind));
+
+  it("believes a client's internal or test claim only where the tenant's policy trusts client claims", () => {
+    const trusting = compilePolicy({ ...emptyPolicy, trustClientUserKind: true });
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'test' }, trusting)).toBe('test');
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'internal' }, trusting)).toBe('internal');
+    expect(resolveUserKind({ deviceId: 'd' }, trusting)).toBe('external');
+    expect(resolveUserKind({ deviceId: 'd', userKind: 'internal' }, compilePolicy(emptyPolicy))).toBe(
+      'external',
+    );
+  });
 });
 
 describe('privateCore and privateFields', () => {
@@ -80,5 +101,19 @@ describe('privateCore and privateFields', () => {
   it('returns the same object when nothing is sensitive', () => {
     const custom = { screen: 'home' };
     expect(privateFields(custom, compilePolicy(emptyPolicy), p)).toBe(custom);
+  });
+});
+
+describe('the pseudonym cache', () => {
+  it('is bounded in bytes across tenants: a flood of distinct values evicts the oldest', () => {
+    const cache = new PseudonymCache(64 * 1024);
+    const tenants = [1, 2, 3].map((t) => new Pseudonymizer(tenantKey(secret, `t${t}`), cache));
+    const values = Array.from({ length: 3000 }, (_, i) => `${'v'.repeat(200)}-${i}`);
+    for (const value of values) for (const p of tenants) p.pseudonym(value);
+    expect(cache.bytes).toBeLessThanOrEqual(64 * 1024);
+    expect(cache.bytes).toBeGreaterThan(60 * 1024);
+    // Still correct after evictions.
+    expect(tenants[0]!.pseudonym(values[0]!)).toBe(expected(values[0]!, 't1'));
+    expect(tenants[2]!.pseudonym(values[2999]!)).toBe(expected(values[2999]!, 't3'));
   });
 });

@@ -1,14 +1,17 @@
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody, readDecoded } from '../../../lib/ingest/body.js';
 import { IngestError } from '../../../lib/ingest/errors.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
+import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
+import { missingRequired } from '../../../lib/ingest/fastCheck.js';
 import { processItems } from '../../../lib/ingest/pipeline.js';
-import { compilePolicy, emptyPolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
+import { compilePolicy, Pseudonymizer } from '../../../lib/ingest/privacy.js';
 import { validateEvent } from '../../../lib/ingest/validate.js';
+import { zodCheck } from '../../../lib/ingest/zodCheck.js';
 import { dataModelFor, EnvelopeSchema } from '../../../lib/schema/index.js';
+import { emptyPolicy } from '../../../lib/tenants/policy.js';
+import { defaultLimits } from '../../helpers/limits.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const rules = {
@@ -16,6 +19,7 @@ const rules = {
   policy: compilePolicy({ ...emptyPolicy, sensitiveFields: ['email'] }),
   pseudonymizer: Pseudonymizer.forTenant('property-secret-0123456789', 't'),
   blocklist: compileBlocklist(['x.*']),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set<string>(),
 };
@@ -94,7 +98,7 @@ describe('properties', () => {
         (bytes, format) => {
           onlyIngestErrors(() => {
             const items = parseBody(Buffer.from(bytes), format, defaultLimits);
-            processItems(items, rules, { limits: defaultLimits, now });
+            processItems(items, rules, { limits: defaultLimits, partitionIds: ['0'], now });
           });
         },
       ),
@@ -108,7 +112,7 @@ describe('properties', () => {
         const text = ndjson ? events.map((e) => JSON.stringify(e)).join('\n') : JSON.stringify({ events });
         onlyIngestErrors(() => {
           const items = parseBody(Buffer.from(text), ndjson ? 'ndjson' : 'json', defaultLimits);
-          const out = processItems(items, rules, { limits: defaultLimits, now });
+          const out = processItems(items, rules, { limits: defaultLimits, partitionIds: ['0'], now });
           expect(out.accepted + out.rejected + out.dropped).toBe(events.length);
         });
       }),
@@ -143,6 +147,31 @@ describe('properties', () => {
     );
   });
 
+  it('the cheap rejection of a missing field says exactly what zod says', () => {
+    const sparse = eventish.chain((e) =>
+      fc
+        .subarray(Object.keys(e))
+        .map((keys) => Object.fromEntries(keys.map((k) => [k, e[k as keyof typeof e]]))),
+    );
+    let decided = 0;
+    fc.assert(
+      fc.property(fc.oneof(sparse, fc.dictionary(str, jsonish, { maxKeys: 3 })), (value) => {
+        const quick = missingRequired(value as Record<string, unknown>);
+        if (!quick) return;
+        decided++;
+        const name = (value as { name?: unknown }).name;
+        expect(quick).toEqual(
+          zodCheck(
+            value as Record<string, unknown>,
+            typeof name === 'string' ? dataModelFor(name) : undefined,
+          ),
+        );
+      }),
+      { numRuns: 3000 },
+    );
+    expect(decided).toBeGreaterThan(300);
+  });
+
   it('whatever validateEvent accepts, the zod schemas accept (the fast path never widens them)', () => {
     fc.assert(
       fc.property(eventish, (raw) => {
@@ -159,10 +188,11 @@ describe('properties', () => {
 
   it('__proto__ keys never change Object.prototype', () => {
     fc.assert(
-      fc.property(fc.array(eventish, { maxLength: 4 }), (events) => {
+      fc.property(fc.array(eventish, { minLength: 1, maxLength: 4 }), (events) => {
         const text = JSON.stringify(events).replaceAll('"extra"', '"__proto__"');
         processItems(parseBody(Buffer.from(text), 'json', defaultLimits), rules, {
           limits: defaultLimits,
+          partitionIds: ['0'],
           now,
         });
         expect(Object.keys(Object.prototype)).toEqual([]);

@@ -1,20 +1,20 @@
 import { gunzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compileBlocklist } from '../../../lib/ingest/blocklist.js';
 import { parseBody } from '../../../lib/ingest/body.js';
-import { defaultLimits } from '../../../lib/ingest/limits.js';
+import { compileBlocklist, compileSampling } from '../../../lib/ingest/eventRules.js';
+import { canonicalUtcMs, isoTimeMs } from '../../../lib/ingest/eventTime.js';
 import { processItems, type TenantRules } from '../../../lib/ingest/pipeline.js';
-import {
-  compilePolicy,
-  Pseudonymizer,
-  privateCore,
-  privateFields,
-  resolveUserKind,
-} from '../../../lib/ingest/privacy.js';
+import { compilePolicy, Pseudonymizer, privateCore, resolveUserKind } from '../../../lib/ingest/privacy.js';
 import { escapeFree, jsonValue, quote } from '../../../lib/ingest/serialize.js';
-import { canonicalUtcMs } from '../../../lib/ingest/validate.js';
-import { dataModelFor, EnvelopeSchema, USER_KINDS } from '../../../lib/schema/index.js';
+import {
+  dataModelFor,
+  EnvelopeSchema,
+  MAX_IDENTIFIER_LENGTH,
+  USER_KINDS,
+} from '../../../lib/schema/index.js';
+import { defaultLimits } from '../../helpers/limits.js';
+import { privateFields } from '../../helpers/privateFields.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const rules: TenantRules = {
@@ -26,6 +26,7 @@ const rules: TenantRules = {
   }),
   pseudonymizer: Pseudonymizer.forTenant('serialize-secret-0123456789', 'acme'),
   blocklist: compileBlocklist([]),
+  sampling: compileSampling({}),
   optOut: false,
   optOuts: new Set<string>(),
 };
@@ -155,7 +156,21 @@ const validEvent = fc
         { requiredKeys: ['id', 'name', 'time', 'core'] },
       )
       .map((e) => (data === undefined ? e : { ...e, data })),
-  );
+  )
+  // A sensitive value over the identifier cap refuses the event (tested in request.test.ts).
+  .filter((e) => {
+    const fields = [(e as { data?: Record<string, unknown> }).data, e.custom];
+    return fields.every(
+      (f) =>
+        !f ||
+        Object.entries(f).every(
+          ([k, v]) =>
+            !rules.policy.fieldSet.has(k) ||
+            v === null ||
+            (typeof v === 'string' ? v : JSON.stringify(v)).length <= MAX_IDENTIFIER_LENGTH,
+        ),
+    );
+  });
 
 /** Runs the fast path over a JSON body and returns the published lines by id. */
 async function published(
@@ -165,6 +180,7 @@ async function published(
   const body = Buffer.from(JSON.stringify(events));
   const out = processItems(parseBody(body, 'json', defaultLimits), rules, {
     limits: defaultLimits,
+    partitionIds: ['0'],
     now,
     escapeFree: forceEscapes ? false : escapeFree(body),
   });
@@ -244,5 +260,37 @@ describe('the fast serializer', () => {
     ])
       expect(canonicalUtcMs(s)).toBeNaN();
     expect(canonicalUtcMs('2024-02-29T23:59:59.999Z')).toBe(Date.parse('2024-02-29T23:59:59.999Z'));
+  });
+
+  it('reads every real ISO time with a zone as Date.parse does, and no impossible one', () => {
+    const two = (n: number) => String(n).padStart(2, '0');
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date('1970-01-02T00:00:00Z'),
+          max: new Date('2100-01-01T00:00:00Z'),
+          noInvalidDate: true,
+        }),
+        fc.integer({ min: -14 * 60, max: 14 * 60 }),
+        fc.boolean(),
+        (d, offsetMinutes, colon) => {
+          // The same instant written in another zone: local fields shifted by the offset.
+          const local = new Date(d.getTime() + offsetMinutes * 60_000).toISOString().slice(0, 23);
+          const sign = offsetMinutes < 0 ? '-' : '+';
+          const abs = Math.abs(offsetMinutes);
+          const zone = `${sign}${two(Math.floor(abs / 60))}${colon ? ':' : ''}${two(abs % 60)}`;
+          expect(isoTimeMs(`${local}${zone}`)).toBe(d.getTime());
+        },
+      ),
+      { numRuns: 2000 },
+    );
+    for (const s of [
+      '2026-04-31T00:00:00Z',
+      '2100-02-29T00:00:00Z',
+      '2026-11-22T23:59:60Z',
+      '2026-00-10T00:00Z',
+    ])
+      expect(isoTimeMs(s)).toBeNaN();
+    expect(isoTimeMs('2000-02-29T00:00Z')).toBe(Date.parse('2000-02-29T00:00Z'));
   });
 });

@@ -1,0 +1,36 @@
+import { deniedResponse } from '../auth/apiKey.js';
+import { authenticateTenant } from '../auth/tenantKey.js';
+import type { TenantRules } from '../ingest/pipeline.js';
+import { tenantRules } from '../ingest/rules.js';
+import type { Tenant } from '../tenants/store.js';
+import type { HttpDeps } from './deps.js';
+import type { ApiRequest } from './request.js';
+import type { JsonResponse } from './responses.js';
+import { fromStorage } from './storage.js';
+
+/** The caller's tenant from its key, or the 401/403 answer. */
+export async function callerTenant(
+  request: ApiRequest,
+  deps: HttpDeps,
+): Promise<{ tenant: Tenant } | { denied: JsonResponse }> {
+  const auth = await fromStorage(
+    () => authenticateTenant(request.headers, deps.stores.tenants),
+    deps.ingest.deadlineMs,
+  );
+  return auth.ok ? { tenant: auth.tenant } : { denied: deniedResponse(auth) };
+}
+
+/** The caller's tenant and the rules ingest applies to it. */
+export async function callerRules(
+  request: ApiRequest,
+  deps: HttpDeps,
+): Promise<{ rules: TenantRules } | { denied: JsonResponse }> {
+  const caller = await callerTenant(request, deps);
+  if ('denied' in caller) return caller;
+  return {
+    rules: await fromStorage(
+      () => tenantRules(caller.tenant, deps.stores, deps.settings.PRIVACY_SECRET),
+      deps.ingest.deadlineMs,
+    ),
+  };
+}
