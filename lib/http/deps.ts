@@ -2,6 +2,7 @@ import { limitsFrom } from '../ingest/limits.js';
 import { PackageStore } from '../ingest/packageStore.js';
 import { eventHubPublisher } from '../ingest/publisher.js';
 import type { IngestDeps } from '../ingest/request.js';
+import { QualityRecorder, qualityTable } from '../quality/recorder.js';
 import type { Services } from '../services/index.js';
 import { type TenantStores, tenantStores, tenantTables } from '../tenants/index.js';
 
@@ -10,6 +11,8 @@ export interface HttpDeps {
   stores: TenantStores;
   packages: PackageStore;
   ingest: IngestDeps;
+  /** Counts each request's outcome for the status page (telemetry quality). */
+  quality?: QualityRecorder;
   settings: {
     PRIVACY_SECRET: string;
     TELEMETRY_ADMIN_KEY?: string;
@@ -33,6 +36,7 @@ export function httpDeps(s: Services): HttpDeps {
         deadlineMs: s.config.INGEST_DEADLINE_MS,
       },
       settings: s.config,
+      quality: new QualityRecorder(s.table(qualityTable), { onError: (e) => console.warn('quality:', e) }),
     };
     memo.set(s, d);
   }

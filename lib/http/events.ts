@@ -9,6 +9,7 @@ export function handleEvents(request: ApiRequest, deps: HttpDeps, log: RequestLo
   return guarded(log, async () => {
     const caller = await callerRules(request, deps);
     if ('denied' in caller) return caller.denied;
-    return outcomeResponse(await ingestEvents(request, caller.rules, deps.ingest));
+    const work = ingestEvents(request, caller.rules, deps.ingest);
+    return outcomeResponse(await (deps.quality?.track(caller.rules.tenant, work) ?? work));
   });
 }

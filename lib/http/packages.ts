@@ -27,6 +27,7 @@ export function handlePostPackage(
       },
       warn: (message, err) => log.warn(`invocation ${log.invocationId}: ${message}:`, err),
     });
+    if (!replayed) deps.quality?.record(caller.rules.tenant, stats);
     // Housekeeping on the upload path (at most hourly): expired statistics go; a failure only warns.
     await deps.packages
       .expire()

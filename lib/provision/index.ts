@@ -7,6 +7,7 @@ import { leaseContainer } from '../main/deps.js';
 import { metricDefinitionsTable } from '../metrics/store.js';
 import { metricsContainer } from '../metrics/windows.js';
 import { productionPipelines } from '../pipelines/registry.js';
+import { qualityTable } from '../quality/recorder.js';
 import type { Services } from '../services/index.js';
 import { taskLogTable } from '../tasklog/index.js';
 import { tenantTables } from '../tenants/tables.js';
@@ -34,6 +35,7 @@ export const resources: Resources = {
     taskLogTable,
     metricDefinitionsTable,
     alertRulesTable,
+    qualityTable,
   ],
   queues: [
     ...productionPipelines.flatMap((p) => [p.queue, p.poisonQueue]),
