@@ -155,6 +155,7 @@ describe('functions: main, replay, status', () => {
         completedThrough: through,
         lagStates: { enqueued: 0, completed: 0 },
         tasks: { inFlight: 0, failed: 0, failures: [], truncated: false },
+        lastHour: { done: 3, failed: 0, truncated: false },
         backoff: null,
         queueMessages: 0,
         poisonMessages: 1,
@@ -174,6 +175,17 @@ describe('functions: main, replay, status', () => {
     ]);
     expect(status.backoff).toBeNull();
     expect(status.gaps).toEqual([]);
-    expect(status.watermark).toMatchObject({ slowestPartition: null });
+    expect(status.watermark).toMatchObject({
+      slowestPartition: null,
+      partitions: ['0', '1', '2', '3'].map((partitionId) => ({
+        partitionId,
+        caughtUp: true,
+        landedThrough: expect.any(String),
+        lagSeconds: 0,
+      })),
+    });
+    expect(status.queues).toEqual([{ name: 'alerts', messages: 0, poisonMessages: 0 }]);
+    expect(status.quality).toMatchObject({ approximate: true, tenants: [] });
+    expect(status.lastErrors).toEqual([]);
   });
 });
