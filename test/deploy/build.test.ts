@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { registrations } from '../../dev/host/core.js';
 import { discoverFunctionModules } from '../../dev/host/index.js';
+import type * as Assets from '../../lib/dashboard/assets.js';
 import { root } from '../helpers/stack.js';
 
 const run = promisify(execFile);
@@ -41,7 +42,9 @@ describe('the deployable build', () => {
     expect(built.map((f) => f.name)).toEqual([
       'aggregate',
       'alertRules',
+      'alerts',
       'curate',
+      'dashboard',
       'getConfig',
       'getPackage',
       'health',
@@ -49,14 +52,22 @@ describe('the deployable build', () => {
       'land',
       'main',
       'metricDefinitions',
+      'metrics',
       'notify',
+      'openapi',
       'postPackage',
       'putConfig',
+      'queryEvents',
       'replay',
       'status',
+      'userLookup',
       'users',
     ]);
     expect(built).toEqual(local);
+    // The built dashboard finds its page (web/, deployed with the app) and uPlot (node_modules).
+    const { dashboardAsset } = (await import(join(outDir, 'lib', 'dashboard', 'assets.js'))) as typeof Assets;
+    expect((await dashboardAsset('')).body).toContain('<title>Telemetry dashboard</title>');
+    expect((await dashboardAsset('uPlot.iife.min.js')).status).toBe(200);
     expect(built.find((f) => f.name === 'land')).toMatchObject({
       trigger: 'eventHubTrigger',
       retry: { strategy: 'exponentialBackoff', maxRetryCount: -1 },
