@@ -46,7 +46,12 @@ const EventSchema = EnvelopeSchema.extend({
     .meta({ description: 'The data model registered for `name`, or a free object for other names' }),
 }).meta({ id: 'Event', description: 'The common schema: core + data model + custom' });
 
-const EventErrorSchema = z.object({ index: z.number().int(), code: z.string(), path: z.string(), message: z.string() });
+const EventErrorSchema = z.object({
+  index: z.number().int(),
+  code: z.string(),
+  path: z.string(),
+  message: z.string(),
+});
 const OutcomeSchema = z
   .object({
     accepted: z.number().int(),
@@ -96,7 +101,10 @@ const ReplayAnswerSchema = z.object({
 
 type Fits<T, S extends z.ZodType> = [T] extends [z.output<S>] ? true : false;
 // Compile-time: what the handlers return fits what is documented.
-const fits: [Fits<Outcome, typeof OutcomeSchema>, Fits<PackageStats, typeof PackageStatsSchema>] = [true, true];
+const fits: [Fits<Outcome, typeof OutcomeSchema>, Fits<PackageStats, typeof PackageStatsSchema>] = [
+  true,
+  true,
+];
 void fits;
 
 type Security = Record<string, string[]>[];
@@ -164,7 +172,11 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['query'],
       security: tenantOrAdmin,
       requestParams: { query: EventsQuerySchema.extend(tenantParam.shape) },
-      responses: { '200': json(EventsPageSchema, 'A page of events'), '400': problem('Bad parameters'), ...auth },
+      responses: {
+        '200': json(EventsPageSchema, 'A page of events'),
+        '400': problem('Bad parameters'),
+        ...auth,
+      },
     }),
   },
   '/api/v1/config': {
@@ -173,7 +185,11 @@ const paths: ZodOpenApiPathsObject = {
       summary: "The tenant's dynamic telemetry config",
       tags: ['ingest'],
       security: functionKey,
-      responses: { '200': json(ConfigSchema, 'The config (ETag header)'), '304': { description: 'Unchanged' }, ...auth },
+      responses: {
+        '200': json(ConfigSchema, 'The config (ETag header)'),
+        '304': { description: 'Unchanged' },
+        ...auth,
+      },
     }),
     put: op({
       operationId: 'putConfig',
@@ -201,7 +217,11 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['ingest'],
       security: functionKey,
       requestBody: { content: { 'application/x-ndjson': { schema: z.string() } } },
-      responses: { '202': json(PackageStatsSchema, 'Processed'), '400': json(PackageStatsSchema, 'Nothing accepted'), ...auth },
+      responses: {
+        '202': json(PackageStatsSchema, 'Processed'),
+        '400': json(PackageStatsSchema, 'Nothing accepted'),
+        ...auth,
+      },
     }),
   },
   '/api/v1/packages/{id}': {
@@ -211,7 +231,11 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['ingest'],
       security: functionKey,
       requestParams: { path: named('id') },
-      responses: { '200': json(PackageStatsSchema, 'Statistics'), '404': problem('No such package'), ...auth },
+      responses: {
+        '200': json(PackageStatsSchema, 'Statistics'),
+        '404': problem('No such package'),
+        ...auth,
+      },
     }),
   },
   '/api/v1/metrics/{metric}': {
@@ -256,7 +280,9 @@ const paths: ZodOpenApiPathsObject = {
       tags: ['admin'],
       security: admin,
       requestParams: { path: named('name'), query: adminTenant },
-      requestBody: { content: { 'application/json': { schema: MetricDefinitionSchema.omit({ name: true }) } } },
+      requestBody: {
+        content: { 'application/json': { schema: MetricDefinitionSchema.omit({ name: true }) } },
+      },
       responses: {
         '200': json(MetricViewSchema, 'Unchanged'),
         '202': json(MetricViewSchema, 'Rebuilding'),
@@ -336,7 +362,7 @@ const paths: ZodOpenApiPathsObject = {
   '/api/v1/replay': {
     post: op({
       operationId: 'replay',
-      summary: "Process a range of states again through one pipeline",
+      summary: 'Process a range of states again through one pipeline',
       tags: ['admin'],
       security: admin,
       requestBody: { content: { 'application/json': { schema: ReplayRequestSchema } } },
@@ -373,7 +399,10 @@ const paths: ZodOpenApiPathsObject = {
       summary: 'Liveness and each dependency',
       tags: ['docs'],
       security: [],
-      responses: { '200': json(HealthReportSchema, 'Up'), '503': json(HealthReportSchema, 'A dependency is down') },
+      responses: {
+        '200': json(HealthReportSchema, 'Up'),
+        '503': json(HealthReportSchema, 'A dependency is down'),
+      },
     }),
   },
   '/api/dashboard': {
@@ -413,8 +442,18 @@ export function openApiDocument() {
     paths,
     components: {
       securitySchemes: {
-        functionKey: { type: 'apiKey', in: 'header', name: 'x-functions-key', description: 'The Functions host key' },
-        functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code', description: 'The Functions host key' },
+        functionKey: {
+          type: 'apiKey',
+          in: 'header',
+          name: 'x-functions-key',
+          description: 'The Functions host key',
+        },
+        functionKeyQuery: {
+          type: 'apiKey',
+          in: 'query',
+          name: 'code',
+          description: 'The Functions host key',
+        },
         tenantKey: {
           type: 'http',
           scheme: 'bearer',

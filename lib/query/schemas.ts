@@ -23,12 +23,10 @@ function toMs(v: string): number {
   return /^\d+$/.test(v) ? Number(v) : Date.parse(v);
 }
 
-export const ErrorSchema = z
-  .object({ code: z.string(), message: z.string() })
-  .meta({
-    id: 'Error',
-    description: 'A refusal: a stable code to key on, and a message saying what to change',
-  });
+export const ErrorSchema = z.object({ code: z.string(), message: z.string() }).meta({
+  id: 'Error',
+  description: 'A refusal: a stable code to key on, and a message saying what to change',
+});
 
 export const IntervalSchema = z.enum(INTERVALS).meta({
   description:
@@ -85,14 +83,9 @@ export const EventsQuerySchema = z.object({
     description: 'End of event time, exclusive (at most 24 h after `from`); default: now',
   }),
   name: z.string().regex(EVENT_NAME_PATTERN, 'expected an event name').optional(),
-  deviceId: z
-    .string()
-    .min(1)
-    .max(MAX_CORE_VALUE_LENGTH)
-    .optional()
-    .meta({
-      description: 'The device id as the client sent it (pseudonymised as ingest does), or its pseudonym',
-    }),
+  deviceId: z.string().min(1).max(MAX_CORE_VALUE_LENGTH).optional().meta({
+    description: 'The device id as the client sent it (pseudonymised as ingest does), or its pseudonym',
+  }),
   limit: z.coerce.number().int().min(1).max(MAX_EVENTS_LIMIT).default(100),
   continuation: z
     .string()

@@ -17,7 +17,10 @@ function pathsOf(template: string): string[] {
   for (const segment of template.split('/')) {
     const param = /^\{(\*)?([A-Za-z_]\w*)(?::[^}?]+)?(\?)?\}$/.exec(segment);
     const literal = param ? `{${param[2]}}` : segment;
-    out = param?.[1] || param?.[3] ? [...out, ...out.map((p) => `${p}/${literal}`)] : out.map((p) => `${p}/${literal}`);
+    out =
+      param?.[1] || param?.[3]
+        ? [...out, ...out.map((p) => `${p}/${literal}`)]
+        : out.map((p) => `${p}/${literal}`);
   }
   return out.map((p) => `/api${p}`);
 }
