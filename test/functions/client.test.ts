@@ -248,7 +248,8 @@ describe('client SDK against the local host', () => {
       'GET /api/v1/config 200',
     ]);
     expect(off.stats().default).toMatchObject({ delivered: 0, discarded: 1 });
-    await putConfig({});
+    // PATCH merges: reset each field this test set (null removes a sampling rule).
+    await putConfig({ blocklist: [], sampling: { 'noise.*': null }, optOut: false });
   });
 
   it('spools while the host is down and delivers every spooled event exactly once when it is back', async () => {
