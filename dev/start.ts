@@ -129,6 +129,8 @@ async function main(): Promise<void> {
     `    -H 'authorization: Bearer ${keys.devKey}' -H 'content-type: application/json' \\`,
     `    -d '[{"name":"app.start","time":"'$(date -u +%FT%TZ)'","core":{"deviceId":"my-laptop"}}]'`,
     '',
+    `Dashboard     ${stack.url}/api/dashboard   (the admin key above; \`npm run simulate\` sends traffic to watch)`,
+    '',
     'Ctrl+C stops everything.',
     '',
   ];
