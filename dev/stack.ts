@@ -9,6 +9,7 @@ import {
   type EventHubsEmulator,
   startEventHubs,
 } from './eventhubs/index.js';
+import { persistentOwnerId } from './host/eventhub.js';
 import { type Host, type HostOptions, startHost } from './host/index.js';
 
 export interface StackPorts {
@@ -46,7 +47,10 @@ export const freePorts: StackPorts = {
 export interface StackOptions extends Omit<HostOptions, 'http'> {
   /** The host's HTTP options but its port (that is `ports.http`). */
   http?: Omit<NonNullable<HostOptions['http']>, 'port'>;
-  /** Keep Azurite and Event Hubs data here; omit for in-memory emulators. */
+  /**
+   * Keep Azurite, Cosmos DB and Event Hubs data here, and the host's Event Hubs owner identity
+   * (`eventhub-owner-id`); omit for in-memory emulators and a new identity per start.
+   */
   dataDir?: string;
   ports?: Partial<StackPorts>;
   /** Start the emulators and point the connection settings at them (default true). */
@@ -127,14 +131,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     }
     Object.assign(process.env, settings);
     await provision(services());
-    const host = await startHost({ ...options, http: { ...options.http, port: ports.http } });
-    stops.push(() => host.stop());
+    const eventHubOwnerId =
+      options.eventHubOwnerId ??
+      (options.dataDir ? await persistentOwnerId(join(options.dataDir, 'eventhub-owner-id')) : undefined);
+    const host = await startHost({
+      ...options,
+      eventHubOwnerId,
+      http: { ...options.http, port: ports.http },
+    });
     return {
       ...(stack as Pick<Stack, 'azurite' | 'cosmos' | 'eventHubs'>),
       host,
       url: host.http?.url ?? '',
       settings,
       async stop() {
+        // The host first, so that what it is landing finishes while storage is still up; then
+        // the emulators, which write what they hold in memory to disk as they close.
+        await host.stop();
         await services().close();
         for (const stop of stops.reverse()) await stop().catch(() => {});
       },
