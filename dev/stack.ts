@@ -110,7 +110,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         settings[name] = azurite.connectionString;
       }
       if (!options.without?.includes('cosmos')) {
-        const cosmos = await listen('Cosmos DB', ports.cosmos, () => startCosmos({ port: ports.cosmos }));
+        const cosmos = await listen('Cosmos DB', ports.cosmos, () =>
+          startCosmos({
+            port: ports.cosmos,
+            dataDir: options.dataDir ? join(options.dataDir, 'cosmos') : undefined,
+          }),
+        );
         stops.push(() => cosmos.stop());
         stack.cosmos = cosmos;
         settings.CosmosConnection = cosmos.connectionString;

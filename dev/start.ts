@@ -116,7 +116,7 @@ async function main(): Promise<void> {
         ]
       : []),
     ...(stack.cosmos
-      ? [`Cosmos DB     ${stack.cosmos.endpoint}  (in memory: data is lost when npm start stops)`]
+      ? [`Cosmos DB     ${stack.cosmos.endpoint}  data in ${shown(join(dataDir, 'cosmos'))}`]
       : []),
     ...(stack.eventHubs
       ? describeEndpoint(stack.eventHubs, root).map((l, i) => (i === 0 ? 'Event Hubs' : '').padEnd(14) + l)
