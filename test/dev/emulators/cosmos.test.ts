@@ -6,6 +6,7 @@ import { type Container, CosmosClient } from '@azure/cosmos';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cosmosDevKey, startCosmos } from '../../../dev/emulators/cosmos.js';
 import { type Child, endChild, startChild } from '../fixtures/child.js';
+import { mulberry32 } from '../fixtures/random.js';
 
 const dirs: string[] = [];
 const children: Child[] = [];
@@ -228,14 +229,3 @@ describe('the local Cosmos DB endpoint with a data dir', () => {
     expect(header.generation).toBeGreaterThan(1);
   });
 });
-
-/** A small seeded generator, so a failing run can be repeated. */
-function mulberry32(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
