@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EventHubConsumerClient } from '@azure/event-hubs';
+import { EventHubConsumerClient, RetryMode } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { credentialFor } from '../../lib/clients/credential.js';
 import { blobService, queueService } from '../../lib/clients/storage.js';
@@ -56,6 +56,20 @@ export interface Host {
   hostJson: HostJson;
   stop(): Promise<void>;
 }
+
+/**
+ * The Functions Event Hubs extension's client retry defaults (host.json
+ * `extensions.eventHubs.clientRetryOptions`: exponential from 0.8 s up to 1 min, 3 retries, 1 min
+ * per try). The JavaScript SDK's own default waits 30 s before it reconnects, so a restarted
+ * Event Hubs endpoint would leave the trigger idle that long.
+ */
+const functionsClientRetry = {
+  mode: RetryMode.Exponential,
+  retryDelayInMs: 800,
+  maxRetryDelayInMs: 60_000,
+  maxRetries: 3,
+  timeoutInMs: 60_000,
+};
 
 const triggerKinds = {
   httpTrigger: 'http',
@@ -193,6 +207,7 @@ export async function startHost(options: HostOptions): Promise<Host> {
           const balancing = {
             loadBalancingOptions: { strategy: 'greedy' as const },
             identifier: options.eventHubOwnerId,
+            retryOptions: functionsClientRetry,
           };
           return c.kind === 'connectionString'
             ? new EventHubConsumerClient(consumerGroup, c.connectionString, eventHubName, store, balancing)
