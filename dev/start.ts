@@ -34,8 +34,9 @@ const { values: args } = parseArgs({
 });
 const dataDir = args['data-dir'] ? resolve(args['data-dir']) : join(root, '.data');
 /**
- * A Ctrl+C reaches this process several times within milliseconds: from the terminal, and again
- * through npm and tsx, which each pass it on. Repeats within this window are that same keypress.
+ * A Ctrl+C reaches this process several times, usually within milliseconds: from the terminal,
+ * and again through npm and tsx, which each pass it on. Every repeat is ignored (a relayed one
+ * can come late on a loaded machine); one that comes after this long gets a hint how to quit.
  */
 const repeatedSignalMs = 1000;
 
@@ -149,11 +150,15 @@ async function main(): Promise<void> {
   console.log(lines.join('\n'));
 
   let stoppingSince: number | undefined;
+  let toldHowToQuit = false;
   const shutdown = (signal: string) => {
     if (stoppingSince !== undefined) {
-      if (Date.now() - stoppingSince < repeatedSignalMs) return;
-      console.log(`\n${signal} again: quitting without waiting for the stop to finish.`);
-      process.exit(130);
+      // Never a reason to cut the stop short: a repeat may be the same Ctrl+C, relayed late.
+      if (Date.now() - stoppingSince >= repeatedSignalMs && !toldHowToQuit) {
+        toldHowToQuit = true;
+        console.log('Still stopping (Ctrl+\\ ends it at once, as kill -9 would).');
+      }
+      return;
     }
     stoppingSince = Date.now();
     console.log(`\n${signal}: stopping…`);
