@@ -215,7 +215,8 @@ export async function startEventHubTriggers(
   return {
     async stop(): Promise<void> {
       abort.abort();
-      // A batch being landed finishes (its retry waits are cut short) before the clients close.
+      // A batch being handled finishes before the clients close; one waiting for a retry gives up
+      // unchecked (no checkpoint), to be read again by the next start.
       await Promise.allSettled(inFlight);
       for (const { client, subscription } of started) {
         await subscription.close().catch(() => {});
