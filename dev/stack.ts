@@ -9,6 +9,7 @@ import {
   type EventHubsEmulator,
   startEventHubs,
 } from './eventhubs/index.js';
+import { persistentOwnerId } from './host/eventhub.js';
 import { type Host, type HostOptions, startHost } from './host/index.js';
 
 export interface StackPorts {
@@ -46,9 +47,17 @@ export const freePorts: StackPorts = {
 export interface StackOptions extends Omit<HostOptions, 'http'> {
   /** The host's HTTP options but its port (that is `ports.http`). */
   http?: Omit<NonNullable<HostOptions['http']>, 'port'>;
-  /** Keep Azurite and Event Hubs data here; omit for in-memory emulators. */
+  /**
+   * Keep Azurite, Cosmos DB and Event Hubs data here, and the host's Event Hubs owner identity
+   * (`eventhub-owner-id`); omit for in-memory emulators and a new identity per start.
+   */
   dataDir?: string;
   ports?: Partial<StackPorts>;
+  /**
+   * With `dataDir`: Azurite answers a write only once it is saved (default true), so a kill -9
+   * loses nothing it acknowledged; false keeps Azurite's own saving every 5 s, which is faster.
+   */
+  durableStorage?: boolean;
   /** Start the emulators and point the connection settings at them (default true). */
   emulators?: boolean;
   /** App settings applied to process.env before anything loads (emulator endpoints override them). */
@@ -95,6 +104,7 @@ export async function startStack(options: StackOptions): Promise<Stack> {
       const azurite = await listen('Azurite', ports.blob, () =>
         startAzurite({
           location: options.dataDir ? join(options.dataDir, 'azurite') : undefined,
+          durable: options.durableStorage,
           blobPort: ports.blob,
           queuePort: ports.queue,
           tablePort: ports.table,
@@ -106,7 +116,12 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         settings[name] = azurite.connectionString;
       }
       if (!options.without?.includes('cosmos')) {
-        const cosmos = await listen('Cosmos DB', ports.cosmos, () => startCosmos({ port: ports.cosmos }));
+        const cosmos = await listen('Cosmos DB', ports.cosmos, () =>
+          startCosmos({
+            port: ports.cosmos,
+            dataDir: options.dataDir ? join(options.dataDir, 'cosmos') : undefined,
+          }),
+        );
         stops.push(() => cosmos.stop());
         stack.cosmos = cosmos;
         settings.CosmosConnection = cosmos.connectionString;
@@ -129,14 +144,23 @@ export async function startStack(options: StackOptions): Promise<Stack> {
     await provision(services(), {
       cosmos: !options.without?.includes('cosmos') && options.emulators !== false,
     });
-    const host = await startHost({ ...options, http: { ...options.http, port: ports.http } });
-    stops.push(() => host.stop());
+    const eventHubOwnerId =
+      options.eventHubOwnerId ??
+      (options.dataDir ? await persistentOwnerId(join(options.dataDir, 'eventhub-owner-id')) : undefined);
+    const host = await startHost({
+      ...options,
+      eventHubOwnerId,
+      http: { ...options.http, port: ports.http },
+    });
     return {
       ...(stack as Pick<Stack, 'azurite' | 'cosmos' | 'eventHubs'>),
       host,
       url: host.http?.url ?? '',
       settings,
       async stop() {
+        // The host first, so that what it is landing finishes while storage is still up; then
+        // the emulators, which write what they hold in memory to disk as they close.
+        await host.stop();
         await services().close();
         for (const stop of stops.reverse()) await stop().catch(() => {});
       },

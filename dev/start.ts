@@ -1,12 +1,14 @@
 /**
  * `npm start`: Azurite, Cosmos DB, Event Hubs and the local Functions host, on Microsoft's default
  * ports, with data under .data/. `npm start -- --no-emulators` runs only the host against the
- * connections in local.settings.json (real Azure resources, say).
+ * connections in local.settings.json (real Azure resources, say); `--free-ports` lets the OS pick
+ * every port and `--data-dir <dir>` keeps the data elsewhere (a second stack beside the first);
+ * `--fast-storage` lets Azurite save every 5 s instead of before each answer.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { services } from '../lib/services/index.js';
@@ -15,20 +17,29 @@ import { describeEndpoint } from './eventhubs/index.js';
 import { corsPolicy } from './host/cors.js';
 import { consoleWriter } from './host/log.js';
 import { readLocalSettings } from './host/settings.js';
-import { defaultPorts, type Stack, startStack } from './stack.js';
+import { defaultPorts, freePorts, type Stack, startStack } from './stack.js';
 import { DEV_TENANT, ensureDevTenant } from './tenant.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const dataDir = join(root, '.data');
 
 const { values: args } = parseArgs({
   options: {
     'no-emulators': { type: 'boolean', default: false },
-    port: { type: 'string', default: String(defaultPorts.http) },
+    port: { type: 'string' },
+    'free-ports': { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
+    'fast-storage': { type: 'boolean', default: false },
     'body-timeout': { type: 'string', default: '30' },
     json: { type: 'boolean', default: false },
   },
 });
+const dataDir = args['data-dir'] ? resolve(args['data-dir']) : join(root, '.data');
+/**
+ * A Ctrl+C reaches this process several times, usually within milliseconds: from the terminal,
+ * and again through npm and tsx, which each pass it on. Every repeat is ignored (a relayed one
+ * can come late on a loaded machine); one that comes after this long gets a hint how to quit.
+ */
+const repeatedSignalMs = 1000;
 
 interface LocalKeys {
   functionKey: string;
@@ -80,7 +91,12 @@ async function main(): Promise<void> {
       root,
       dataDir,
       emulators: !args['no-emulators'],
-      ports: { http: Number(args.port) },
+      durableStorage: !args['fast-storage'],
+      ports: {
+        // TLS on a free port too: the same listeners as on the default ports.
+        ...(args['free-ports'] ? { ...freePorts, eventHubsTls: 0 } : defaultPorts),
+        ...(args.port === undefined ? {} : { http: Number(args.port) }),
+      },
       http: {
         cors: corsPolicy(host.CORS, host.CORSCredentials),
         bodyTimeoutMs: bodyTimeoutMs(),
@@ -101,11 +117,11 @@ async function main(): Promise<void> {
     ...(stack.azurite
       ? [
           `Azurite       blob ${stack.azurite.blobEndpoint}  queue ${stack.azurite.queueEndpoint}  table ${stack.azurite.tableEndpoint}`,
-          `              data in .data/azurite`,
+          `              data in ${shown(join(dataDir, 'azurite'))}${args['fast-storage'] ? ' (saved every 5 s: --fast-storage)' : ''}`,
         ]
       : []),
     ...(stack.cosmos
-      ? [`Cosmos DB     ${stack.cosmos.endpoint}  (in memory: data is lost when npm start stops)`]
+      ? [`Cosmos DB     ${stack.cosmos.endpoint}  data in ${shown(join(dataDir, 'cosmos'))}`]
       : []),
     ...(stack.eventHubs
       ? describeEndpoint(stack.eventHubs, root).map((l, i) => (i === 0 ? 'Event Hubs' : '').padEnd(14) + l)
@@ -136,17 +152,36 @@ async function main(): Promise<void> {
   ];
   console.log(lines.join('\n'));
 
-  let stopping = false;
-  const shutdown = async (signal: string) => {
-    if (stopping) process.exit(1);
-    stopping = true;
+  let stoppingSince: number | undefined;
+  let toldHowToQuit = false;
+  const shutdown = (signal: string) => {
+    if (stoppingSince !== undefined) {
+      // Never a reason to cut the stop short: a repeat may be the same Ctrl+C, relayed late.
+      if (Date.now() - stoppingSince >= repeatedSignalMs && !toldHowToQuit) {
+        toldHowToQuit = true;
+        console.log('Still stopping (Ctrl+\\ ends it at once, as kill -9 would).');
+      }
+      return;
+    }
+    stoppingSince = Date.now();
     console.log(`\n${signal}: stopping…`);
-    await stack.stop();
-    console.log('Stopped.');
-    process.exit(0);
+    stack.stop().then(
+      () => {
+        console.log('Stopped.');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        console.error(`Stopping failed: ${(err as Error).message}`);
+        process.exit(1);
+      },
+    );
   };
-  process.on('SIGINT', () => void shutdown('SIGINT'));
-  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => shutdown(signal));
+}
+
+/** A path as printed: relative to the project when inside it. */
+function shown(path: string): string {
+  return path.startsWith(root) ? path.slice(root.length) : path;
 }
 
 await main();

@@ -1,4 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import {
+  type CheckpointStore,
   type EventHubConsumerClient,
   earliestEventPosition,
   latestEventPosition,
@@ -16,6 +20,49 @@ export interface EventHubTriggerOptions {
   /** A consumer client (with the blob checkpoint store) for a binding's connection, hub and group. */
   consumerFor: (connection: string, eventHubName: string, consumerGroup: string) => EventHubConsumerClient;
   resolve: (value: string) => string;
+  /** Where the consumers claim partitions (the store `consumerFor` gives them). */
+  checkpointStore?: CheckpointStore;
+  /** The consumers' owner identity (the `identifier` `consumerFor` gives them), stable across restarts. */
+  ownerId?: string;
+}
+
+/**
+ * The owner identity kept in `file`, created on first use: the same host keeps the same identity
+ * across restarts, so it can tell its own partition claims from another host's.
+ */
+export async function persistentOwnerId(file: string): Promise<string> {
+  const saved = await readFile(file, 'utf8').then(
+    (text) => text.trim(),
+    () => '',
+  );
+  if (/^[\w.-]{8,128}$/.test(saved)) return saved;
+  const id = `local-host-${randomUUID()}`;
+  await mkdir(dirname(file), { recursive: true });
+  await writeFile(`${file}.tmp`, `${id}\n`);
+  await rename(`${file}.tmp`, file);
+  return id;
+}
+
+/**
+ * Releases the claims a previous run under the same owner identity left (it was killed: a clean
+ * stop abandons them itself). The SDK counts every live claim under its own identity as already
+ * held and renews only those it is reading, so without this the partitions would stay unread
+ * until those claims expire (60 s), as they would for a host with a new identity.
+ */
+async function releaseOwnClaims(
+  store: CheckpointStore,
+  client: EventHubConsumerClient,
+  consumerGroup: string,
+  ownerId: string,
+): Promise<number> {
+  const claims = await store.listOwnership(
+    client.fullyQualifiedNamespace,
+    client.eventHubName,
+    consumerGroup,
+  );
+  const ours = claims.filter((c) => c.ownerId === ownerId);
+  if (ours.length > 0) await store.claimOwnership(ours.map((c) => ({ ...c, ownerId: '' })));
+  return ours.length;
 }
 
 function toInput(body: unknown, dataType: string | undefined): unknown {
@@ -41,12 +88,14 @@ function toInput(body: unknown, dataType: string | undefined): unknown {
  * arrays, the function's retry policy, and a checkpoint only after the handler succeeded (or
  * after the retry policy gave up, which is what Azure does too).
  */
-export function startEventHubTriggers(
+export async function startEventHubTriggers(
   registrations: readonly Registration[],
   options: EventHubTriggerOptions,
 ) {
   const abort = new AbortController();
   const started: { client: EventHubConsumerClient; subscription: Subscription }[] = [];
+  /** Batches being handled, which a stop lets finish before it closes the clients. */
+  const inFlight = new Set<Promise<void>>();
 
   for (const registration of registrations) {
     const trigger = triggerBinding(registration);
@@ -120,13 +169,33 @@ export function startEventHubTriggers(
       }
     };
 
+    if (options.ownerId && options.checkpointStore) {
+      const released = await releaseOwnClaims(
+        options.checkpointStore,
+        client,
+        consumerGroup,
+        options.ownerId,
+      ).catch((err: Error) => {
+        log.warn(`Could not release this host's earlier partition claims: ${err.message}`);
+        return 0;
+      });
+      if (released > 0) log.info(`Took back ${released} partition claims left by this host's last run`);
+    }
     const subscription = client.subscribe(
       {
         processEvents: async (events, context) => {
           if (events.length === 0 || abort.signal.aborted) return;
-          await handleBatch(events, context);
-          // Reached only after success (or an exhausted retry policy): never past unprocessed events.
-          await context.updateCheckpoint(events[events.length - 1]!);
+          const batch = (async () => {
+            await handleBatch(events, context);
+            // Reached only after success (or an exhausted retry policy): never past unprocessed events.
+            await context.updateCheckpoint(events[events.length - 1]!);
+          })();
+          inFlight.add(batch);
+          try {
+            await batch;
+          } finally {
+            inFlight.delete(batch);
+          }
         },
         processError: async (err, context) => {
           if (abort.signal.aborted) return;
@@ -146,6 +215,9 @@ export function startEventHubTriggers(
   return {
     async stop(): Promise<void> {
       abort.abort();
+      // A batch being handled finishes before the clients close; one waiting for a retry gives up
+      // unchecked (no checkpoint), to be read again by the next start.
+      await Promise.allSettled(inFlight);
       for (const { client, subscription } of started) {
         await subscription.close().catch(() => {});
         await client.close().catch(() => {});

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { EventHubConsumerClient } from '@azure/event-hubs';
+import { EventHubConsumerClient, RetryMode } from '@azure/event-hubs';
 import { BlobCheckpointStore } from '@azure/eventhubs-checkpointstore-blob';
 import { credentialFor } from '../../lib/clients/credential.js';
 import { blobService, queueService } from '../../lib/clients/storage.js';
@@ -38,6 +38,12 @@ export interface HostOptions {
   /** Key for authLevel 'function'/'admin'; generated when omitted. */
   functionKey?: string;
   hostId?: string;
+  /**
+   * The Event Hub triggers' owner identity in the checkpoint store; a new one per start when
+   * omitted. Kept the same across restarts (npm start keeps it in .data/), it lets a host that
+   * was killed take its partitions back at once instead of waiting for its old claims to expire.
+   */
+  eventHubOwnerId?: string;
   log?: LogWriter;
   /** Adjusts host.json after it is read (tests shorten queue and Event Hubs timings). */
   adjustHostJson?: (hostJson: HostJson) => void;
@@ -50,6 +56,20 @@ export interface Host {
   hostJson: HostJson;
   stop(): Promise<void>;
 }
+
+/**
+ * The Functions Event Hubs extension's client retry defaults (host.json
+ * `extensions.eventHubs.clientRetryOptions`: exponential from 0.8 s up to 1 min, 3 retries, 1 min
+ * per try). The JavaScript SDK's own default waits 30 s before it reconnects, so a restarted
+ * Event Hubs endpoint would leave the trigger idle that long.
+ */
+const functionsClientRetry = {
+  mode: RetryMode.Exponential,
+  retryDelayInMs: 800,
+  maxRetryDelayInMs: 60_000,
+  maxRetries: 3,
+  timeoutInMs: 60_000,
+};
 
 const triggerKinds = {
   httpTrigger: 'http',
@@ -174,15 +194,21 @@ export async function startHost(options: HostOptions): Promise<Host> {
       const checkpoints = webJobsStorage().getContainerClient('azure-webjobs-eventhub');
       await checkpoints.createIfNotExists();
       const store = new BlobCheckpointStore(checkpoints);
-      const e = startEventHubTriggers(eventHubs, {
+      const e = await startEventHubTriggers(eventHubs, {
         logger,
         settings: hostJson.extensions.eventHubs,
         resolve: resolveBinding,
+        checkpointStore: store,
+        ownerId: options.eventHubOwnerId,
         consumerFor: (connection, eventHubName, consumerGroup) => {
           const c = readConnection(env, connection);
           // Greedy: one host claims every free partition at once, as the Functions extension
           // does, instead of one partition per 10 s load-balancing cycle.
-          const balancing = { loadBalancingOptions: { strategy: 'greedy' as const } };
+          const balancing = {
+            loadBalancingOptions: { strategy: 'greedy' as const },
+            identifier: options.eventHubOwnerId,
+            retryOptions: functionsClientRetry,
+          };
           return c.kind === 'connectionString'
             ? new EventHubConsumerClient(consumerGroup, c.connectionString, eventHubName, store, balancing)
             : new EventHubConsumerClient(

@@ -82,6 +82,9 @@ describe('local host: timer trigger', () => {
     await waitFor(2);
     expect(ticks[0]!.timer.isPastDue).toBe(true);
     expect(ticks[1]!.timer.isPastDue).toBe(false);
+    // Stopped first: a running Azurite writes its files (temporary file, rename) after each change.
+    await stack.stop();
+    stack = undefined;
     await rm(dataDir, { recursive: true, force: true });
   });
 });
