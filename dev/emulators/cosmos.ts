@@ -1,10 +1,36 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { type AccountLike, CosmosStore, type CosmosStoreOptions } from './cosmosStore.js';
 
 const require = createRequire(import.meta.url);
+
+const isBatch = (req: IncomingMessage) =>
+  req.method === 'POST' && String(req.headers['x-ms-cosmos-is-batch-request']).toLowerCase() === 'true';
+
+/**
+ * A transactional batch names its partition key once, in a header, as Cosmos DB expects;
+ * cosmosdb-server reads it from each operation (the bulk format). Copy it into the operations.
+ */
+async function batchWithPartitionKeys(req: IncomingMessage): Promise<IncomingMessage> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  const pk = req.headers['x-ms-documentdb-partitionkey'];
+  const operations = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { partitionKey?: unknown }[];
+  for (const op of operations) op.partitionKey ??= pk;
+  const body = Buffer.from(JSON.stringify(operations));
+  const copy = Readable.from([body]) as unknown as IncomingMessage;
+  Object.assign(copy, {
+    headers: { ...req.headers, 'content-length': String(body.length) },
+    method: req.method,
+    url: req.url,
+    httpVersion: req.httpVersion,
+    socket: req.socket,
+  });
+  return copy;
+}
 
 /** The Cosmos DB emulator's well-known key; cosmosdb-server accepts any key. */
 export const cosmosDevKey =
@@ -77,13 +103,17 @@ export async function startCosmos(options: CosmosOptions = {}): Promise<CosmosEm
       );
       return res;
     }) as typeof res.end;
-    // Requests that arrive while the store is still loading wait for it.
-    if (opening && !store)
-      void opening.then(
-        () => handler!(req, res),
-        () => res.destroy(),
-      );
-    else handler!(req, res);
+    const handle = (r: IncomingMessage) => {
+      // Requests that arrive while the store is still loading wait for it.
+      if (opening && !store)
+        void opening.then(
+          () => handler!(r, res),
+          () => res.destroy(),
+        );
+      else handler!(r, res);
+    };
+    if (isBatch(req)) void batchWithPartitionKeys(req).then(handle, () => res.destroy());
+    else handle(req);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

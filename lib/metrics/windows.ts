@@ -1,5 +1,4 @@
-import type { Container } from '@azure/cosmos';
-import { isStatus } from '../clients/errors.js';
+import type { Container, JSONObject, OperationInput } from '@azure/cosmos';
 import { runPool } from '../pool/index.js';
 import type { MetricDefinition } from './definition.js';
 import { Accumulator, type Partial } from './values.js';
@@ -16,8 +15,8 @@ import { Accumulator, type Partial } from './values.js';
  * - a **day** document per (metric version, day): the sum of its hours, per hour (when it keeps
  *   1h windows) and in total. Partition: the metric's days.
  *
- * Hours and days are recomputed from what they sum after each task that touched them, with an
- * ETag-conditional write that retries when another task wrote first: the last successful write
+ * Hours and days are recomputed from what they sum after each task that touched them (one query
+ * and one batch per partition), with ETag-conditional writes that retry when another task wrote first: the last successful write
  * always read everything written before it, so no contribution is ever lost or counted twice.
  * A dashboard reads at most 25 hour documents for 24 hours at 1m, or 30 day documents for 30
  * days at 1d, each from a single partition.
@@ -104,9 +103,56 @@ export const keys = {
   }),
 };
 
+/** Cosmos DB takes at most 100 operations and 2 MB in one batch; stay under both. */
+const batchOps = 100;
+const batchBytes = 1_500_000;
+
+/** Splits documents into batches a single partition accepts. */
+function chunks<T>(docs: T[]): T[][] {
+  const out: T[][] = [];
+  let current: T[] = [];
+  let bytes = 0;
+  for (const d of docs) {
+    const size = JSON.stringify(d).length;
+    if (current.length && (current.length >= batchOps || bytes + size > batchBytes)) {
+      out.push(current);
+      current = [];
+      bytes = 0;
+    }
+    current.push(d);
+    bytes += size;
+  }
+  if (current.length) out.push(current);
+  return out;
+}
+
+/** Groups by a key, keeping first-seen order. */
+function groupBy<T>(items: readonly T[], key: (t: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const t of items) {
+    const k = key(t);
+    const list = out.get(k) ?? [];
+    list.push(t);
+    out.set(k, list);
+  }
+  return out;
+}
+
+/** Runs one batch; false when an operation lost a race (409, 412), so the caller recomputes. */
+async function runBatch(container: Container, pk: string, operations: OperationInput[]): Promise<boolean> {
+  const { result } = await container.items.batch(operations, pk);
+  const statuses = (result ?? []).map((r) => r.statusCode);
+  if (statuses.every((c) => c < 400)) return true;
+  if (statuses.some((c) => c === 409 || c === 412)) return false;
+  const bad = statuses.find((c) => c >= 400 && c !== 424);
+  throw new Error(
+    `Cosmos DB refused a batch of ${operations.length} writes in '${pk}' (status ${bad ?? statuses.join(',')})`,
+  );
+}
+
 /**
- * Writes a task's contributions (hour → minute → group → partial) and returns the hours and
- * days they touch, for folding.
+ * Writes a task's contributions (hour → minute → group → partial): one batch of upserts per day
+ * they fall on (a day is one partition).
  */
 export async function writeContributions(
   container: Container,
@@ -116,13 +162,14 @@ export async function writeContributions(
   maxGroups: number,
   now: () => number,
 ): Promise<void> {
-  await runPool([...hours], 16, async ([hour, minutes]) => {
+  const docs: ContributionDoc[] = [];
+  for (const [hour, minutes] of hours) {
     // Cap groups over the whole hour, so every minute keeps the same groups.
     const totals = new Accumulator(m.definition.aggregate);
     for (const acc of minutes.values())
       for (const [g, v] of Object.entries(acc.partials(Number.POSITIVE_INFINITY))) totals.add(g, v);
     const keep = totals.topGroups(maxGroups);
-    const doc: ContributionDoc = {
+    docs.push({
       ...keys.contribution(m, hour, task.stateId, task.shard, task.shards),
       kind: 'contribution',
       tenant: m.tenant,
@@ -134,8 +181,18 @@ export async function writeContributions(
       shards: task.shards,
       writtenAt: new Date(now()).toISOString(),
       minutes: Object.fromEntries([...minutes].map(([mm, acc]) => [mm, acc.partials(maxGroups, keep)])),
-    };
-    await container.items.upsert(doc);
+    });
+  }
+  const batches = [...groupBy(docs, (d) => d.pk)].flatMap(([pk, list]) =>
+    chunks(list).map((c) => [pk, c] as const),
+  );
+  await runPool(batches, 8, async ([pk, list]) => {
+    const ok = await runBatch(
+      container,
+      pk,
+      list.map((d) => ({ operationType: 'Upsert', resourceBody: d as unknown as JSONObject })),
+    );
+    if (!ok) throw new Error(`Cosmos DB refused upserts of contributions in '${pk}'`);
   });
 }
 
@@ -147,123 +204,179 @@ export async function foldWindows(
   maxGroups: number,
   now: () => number,
 ): Promise<{ hours: HourDoc[]; days: DayDoc[] }> {
-  const hourDocs: HourDoc[] = [];
-  await runPool(hours, 8, async (hour) => {
-    hourDocs.push(await foldHour(container, m, hour, maxGroups, now));
-  });
-  const days = [...new Set(hours.map((h) => dayId(h)))];
-  const dayDocs: DayDoc[] = [];
-  await runPool(days, 8, async (day) => {
-    dayDocs.push(await foldDay(container, m, day, maxGroups, now));
-  });
+  const hourDocs = await writeFolds<number, HourDoc>(
+    container,
+    keys.hour(m, 0).pk,
+    [...hours].sort((a, b) => a - b),
+    (hour) => keys.hour(m, hour).id,
+    async (list) => {
+      // The contributions of these hours: one query per day (a day is one partition).
+      const byHour = new Map<number, ContributionDoc[]>();
+      for (const [pk, dayHours] of groupBy(list, (h) => keys.contribution(m, h, '', 0, 1).pk)) {
+        const found = await queryIn<ContributionDoc>(
+          container,
+          pk,
+          "c.kind = 'contribution'",
+          'c.hour',
+          dayHours,
+        );
+        for (const c of found) byHour.set(c.hour, [...(byHour.get(c.hour) ?? []), c]);
+      }
+      return list.map((hour) => hourFold(m, hour, byHour.get(hour) ?? [], maxGroups, now));
+    },
+  );
+  const days = [...new Set(hours.map((h) => dayId(h)))].sort();
+  const dayDocs = await writeFolds<string, DayDoc>(
+    container,
+    keys.day(m, '').pk,
+    days,
+    (day) => keys.day(m, day).id,
+    async (list) => {
+      const found = await queryIn<HourDoc>(container, keys.hour(m, 0).pk, "c.kind = 'hour'", 'c.day', list);
+      const byDay = groupBy(found, (h) => h.day);
+      return list.map((day) => dayFold(m, day, byDay.get(day) ?? [], maxGroups, now));
+    },
+  );
   return { hours: hourDocs, days: dayDocs };
 }
 
-async function foldHour(
+/** Documents of one partition whose `field` is one of `values`. */
+async function queryIn<T>(
   container: Container,
-  m: MetricVersion,
-  hour: number,
-  maxGroups: number,
-  now: () => number,
-): Promise<HourDoc> {
-  const { id, pk } = keys.hour(m, hour);
-  return writeFold<HourDoc>(container, id, pk, async () => {
-    const { resources } = await container.items
-      .query<ContributionDoc>(
-        {
-          query: "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'contribution' AND c.hour = @hour",
-          parameters: [
-            { name: '@pk', value: keys.contribution(m, hour, '', 0, 1).pk },
-            { name: '@hour', value: hour },
-          ],
-        },
-        { partitionKey: keys.contribution(m, hour, '', 0, 1).pk },
-      )
-      .fetchAll();
-    const current = latestCuts(resources);
-    const agg = m.definition.aggregate;
-    const total = new Accumulator(agg);
-    const minutes = new Map<string, Accumulator>();
-    for (const c of current) {
-      for (const [mm, groups] of Object.entries(c.minutes)) {
-        const acc = minutes.get(mm) ?? new Accumulator(agg);
-        minutes.set(mm, acc);
-        for (const [g, v] of Object.entries(groups)) {
-          acc.add(g, v);
-          total.add(g, v);
-        }
-      }
-    }
-    const keep = total.topGroups(maxGroups);
-    return {
-      id,
-      pk,
-      kind: 'hour',
-      tenant: m.tenant,
-      metric: m.definition.name,
-      version: m.version,
-      hour,
-      day: dayId(hour),
-      ...(m.definition.windows.includes('1m')
-        ? { minutes: Object.fromEntries([...minutes].sort().map(([mm, acc]) => [mm, acc.values(keep)])) }
-        : {}),
-      total: total.partials(maxGroups, keep),
-      contributions: current.length,
-      updatedAt: new Date(now()).toISOString(),
-    };
-  });
+  pk: string,
+  where: string,
+  field: string,
+  values: readonly (string | number)[],
+): Promise<T[]> {
+  const names = values.map((_, i) => `@v${i}`);
+  const { resources } = await container.items
+    .query<T>(
+      {
+        query: `SELECT * FROM c WHERE c.pk = @pk AND ${where} AND ${field} IN (${names.join(', ')})`,
+        parameters: [{ name: '@pk', value: pk }, ...values.map((value, i) => ({ name: names[i]!, value }))],
+      },
+      { partitionKey: pk },
+    )
+    .fetchAll();
+  return resources;
 }
 
-async function foldDay(
+/**
+ * Computes and writes fold documents of one partition, in batches, again while another writer
+ * changed one in between (ETag): the ETags are read before what the folds sum, so the write that
+ * overwrites another's always saw everything that one did.
+ */
+async function writeFolds<K, T extends { id: string; pk: string }>(
   container: Container,
+  pk: string,
+  keysOf: readonly K[],
+  idOf: (k: K) => string,
+  compute: (keys: K[]) => Promise<T[]>,
+): Promise<T[]> {
+  const out: T[] = [];
+  for (const part of chunks([...keysOf])) {
+    for (let attempt = 0; ; attempt++) {
+      const existing = await queryIn<{ id: string; _etag: string }>(
+        container,
+        pk,
+        'true',
+        'c.id',
+        part.map(idOf),
+      );
+      const etags = new Map(existing.map((e) => [e.id, e._etag]));
+      const docs = await compute(part);
+      const operations: OperationInput[] = docs.map((d) => {
+        const etag = etags.get(d.id);
+        const body = d as unknown as JSONObject;
+        return etag
+          ? { operationType: 'Replace', id: d.id, resourceBody: body, ifMatch: etag }
+          : { operationType: 'Create', resourceBody: body };
+      });
+      let written = true;
+      for (const batch of chunks(operations)) if (!(await runBatch(container, pk, batch))) written = false;
+      if (written) {
+        out.push(...docs);
+        break;
+      }
+      if (attempt >= 50)
+        throw new Error(`Could not fold ${part.length} windows in '${pk}': too many concurrent writers`);
+    }
+  }
+  return out;
+}
+
+function hourFold(
   m: MetricVersion,
-  day: string,
+  hour: number,
+  contributions: ContributionDoc[],
   maxGroups: number,
   now: () => number,
-): Promise<DayDoc> {
-  const { id, pk } = keys.day(m, day);
-  return writeFold<DayDoc>(container, id, pk, async () => {
-    const hourPk = keys.hour(m, 0).pk;
-    const { resources } = await container.items
-      .query<HourDoc>(
-        {
-          query: "SELECT * FROM c WHERE c.pk = @pk AND c.kind = 'hour' AND c.day = @day",
-          parameters: [
-            { name: '@pk', value: hourPk },
-            { name: '@day', value: day },
-          ],
-        },
-        { partitionKey: hourPk },
-      )
-      .fetchAll();
-    const agg = m.definition.aggregate;
-    const total = new Accumulator(agg);
-    const hours = new Map<string, Accumulator>();
-    for (const h of resources) {
-      const hh = pad(new Date(h.hour).getUTCHours());
-      const acc = new Accumulator(agg);
-      hours.set(hh, acc);
-      for (const [g, v] of Object.entries(h.total)) {
+): HourDoc {
+  const current = latestCuts(contributions);
+  const agg = m.definition.aggregate;
+  const total = new Accumulator(agg);
+  const minutes = new Map<string, Accumulator>();
+  for (const c of current) {
+    for (const [mm, groups] of Object.entries(c.minutes)) {
+      const acc = minutes.get(mm) ?? new Accumulator(agg);
+      minutes.set(mm, acc);
+      for (const [g, v] of Object.entries(groups)) {
         acc.add(g, v);
         total.add(g, v);
       }
     }
-    const keep = total.topGroups(maxGroups);
-    return {
-      id,
-      pk,
-      kind: 'day',
-      tenant: m.tenant,
-      metric: m.definition.name,
-      version: m.version,
-      day,
-      ...(m.definition.windows.includes('1h')
-        ? { hours: Object.fromEntries([...hours].sort().map(([hh, acc]) => [hh, acc.values(keep)])) }
-        : {}),
-      total: total.partials(maxGroups, keep),
-      updatedAt: new Date(now()).toISOString(),
-    };
-  });
+  }
+  const keep = total.topGroups(maxGroups);
+  return {
+    ...keys.hour(m, hour),
+    kind: 'hour',
+    tenant: m.tenant,
+    metric: m.definition.name,
+    version: m.version,
+    hour,
+    day: dayId(hour),
+    ...(m.definition.windows.includes('1m')
+      ? { minutes: Object.fromEntries([...minutes].sort().map(([mm, acc]) => [mm, acc.values(keep)])) }
+      : {}),
+    total: total.partials(maxGroups, keep),
+    contributions: current.length,
+    updatedAt: new Date(now()).toISOString(),
+  };
+}
+
+function dayFold(
+  m: MetricVersion,
+  day: string,
+  hourDocs: HourDoc[],
+  maxGroups: number,
+  now: () => number,
+): DayDoc {
+  const agg = m.definition.aggregate;
+  const total = new Accumulator(agg);
+  const hours = new Map<string, Accumulator>();
+  for (const h of hourDocs) {
+    const hh = pad(new Date(h.hour).getUTCHours());
+    const acc = new Accumulator(agg);
+    hours.set(hh, acc);
+    for (const [g, v] of Object.entries(h.total)) {
+      acc.add(g, v);
+      total.add(g, v);
+    }
+  }
+  const keep = total.topGroups(maxGroups);
+  return {
+    ...keys.day(m, day),
+    kind: 'day',
+    tenant: m.tenant,
+    metric: m.definition.name,
+    version: m.version,
+    day,
+    ...(m.definition.windows.includes('1h')
+      ? { hours: Object.fromEntries([...hours].sort().map(([hh, acc]) => [hh, acc.values(keep)])) }
+      : {}),
+    total: total.partials(maxGroups, keep),
+    updatedAt: new Date(now()).toISOString(),
+  };
 }
 
 /**
@@ -283,34 +396,6 @@ function latestCuts(contributions: ContributionDoc[]): ContributionDoc[] {
     out.push(...list.filter((c) => c.shards === latest.shards));
   }
   return out;
-}
-
-/** Computes and writes a fold, again while another writer changed it in between (ETag). */
-async function writeFold<T extends { id: string; pk: string }>(
-  container: Container,
-  id: string,
-  pk: string,
-  compute: () => Promise<T>,
-): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    let etag: string | undefined;
-    try {
-      const { resource, etag: e } = await container.item(id, pk).read<T>();
-      etag = resource ? e : undefined;
-    } catch (err) {
-      if (!isStatus(err, 404)) throw err;
-    }
-    // Read what it sums only after the ETag: a write this one overwrites saw everything it did.
-    const doc = await compute();
-    try {
-      if (etag)
-        await container.item(id, pk).replace(doc, { accessCondition: { type: 'IfMatch', condition: etag } });
-      else await container.items.create(doc);
-      return doc;
-    } catch (err) {
-      if (!isStatus(err, 409, 412) || attempt >= 50) throw err;
-    }
-  }
 }
 
 export const windowMs = { hour: hourMs, day: dayMs };
