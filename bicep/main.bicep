@@ -50,6 +50,10 @@ param adminKey string
 @secure()
 param privacySecret string
 
+@description('Master secret for per-tenant webhook signing secrets.')
+@secure()
+param webhookSigningSecret string
+
 var suffix = uniqueString(resourceGroup().id, name)
 var hostStorageName = take('${name}host${suffix}', 24)
 var dataStorageName = take('${name}data${suffix}', 24)
@@ -109,6 +113,7 @@ module functionApp 'modules/functionapp.bicep' = {
       MAIN_SCHEDULE: mainSchedule
       TELEMETRY_ADMIN_KEY: adminKey
       PRIVACY_SECRET: privacySecret
+      WEBHOOK_SIGNING_SECRET: webhookSigningSecret
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
-import { Readable } from 'node:stream';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { type AccountLike, CosmosStore, type CosmosStoreOptions } from './cosmosStore.js';
 

@@ -1,6 +1,6 @@
 import { type Connection, readConnection } from './connection.js';
 import { ConfigError } from './errors.js';
-import { privacySecret, type Settings, SettingsSchema } from './settings.js';
+import { LOCAL_SECRETS, type Settings, SettingsSchema, secretSetting } from './settings.js';
 
 export { type Connection, parseConnectionString } from './connection.js';
 export { ConfigError } from './errors.js';
@@ -14,9 +14,10 @@ export const connections = {
   cosmos: 'CosmosConnection',
 } as const;
 
-export type Config = Omit<Settings, 'PRIVACY_SECRET'> & {
-  /** Always set: the app refuses to start without one outside local development. */
+export type Config = Omit<Settings, keyof typeof LOCAL_SECRETS> & {
+  /** Always set: the app refuses to start without them outside local development. */
   PRIVACY_SECRET: string;
+  WEBHOOK_SIGNING_SECRET: string;
   connections: Record<keyof typeof connections, Connection>;
 };
 
@@ -32,11 +33,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0]), issue.message);
   }
-  const privacy = privacySecret(parsed.data);
-  if ('problem' in privacy) throw new ConfigError('PRIVACY_SECRET', privacy.problem);
+  const secrets = {} as Record<keyof typeof LOCAL_SECRETS, string>;
+  for (const name of Object.keys(LOCAL_SECRETS) as (keyof typeof LOCAL_SECRETS)[]) {
+    const s = secretSetting(parsed.data, name);
+    if ('problem' in s) throw new ConfigError(name, s.problem);
+    secrets[name] = s.secret;
+  }
   return {
     ...parsed.data,
-    PRIVACY_SECRET: privacy.secret,
+    ...secrets,
     connections: {
       storage: readConnection(env, connections.storage),
       lake: readConnection(env, connections.lake),

@@ -32,7 +32,7 @@ export const SettingsSchema = z.object({
   AZURE_FUNCTIONS_ENVIRONMENT: z.string().default('Production'),
   /**
    * Master secret from which each tenant's pseudonymisation key is derived (a Key Vault reference
-   * in Azure): at least 32 characters, required outside local development (see privacySecret).
+   * in Azure): at least 32 characters, required outside local development (see secretSetting).
    */
   PRIVACY_SECRET: z.string().min(32, 'at least 32 characters').optional(),
 
@@ -89,7 +89,7 @@ export const SettingsSchema = z.object({
   DUCKDB_MEMORY_MB: int(128, 64 * 1024).default(1024),
 
   /** Master secret from which each tenant's webhook signing secret is derived. */
-  WEBHOOK_SIGNING_SECRET: z.string().min(16).default('local-development-webhook-secret'),
+  WEBHOOK_SIGNING_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   /** Delivery attempts of an alert webhook before it goes to alerts-poison. */
   NOTIFY_MAX_ATTEMPTS: int(1, 20).default(8),
   /** First retry delay of a failed webhook delivery, in seconds; doubled after each failure (at most an hour). */
@@ -103,22 +103,30 @@ export const SettingsSchema = z.object({
 
 export type Settings = z.infer<typeof SettingsSchema>;
 
-/** The secret of local development, published in local.settings.sample.json: never for real data. */
-export const LOCAL_PRIVACY_SECRET = 'local-development-privacy-secret';
+/** The secrets of local development, published in this repository: never for real data. */
+export const LOCAL_SECRETS = {
+  PRIVACY_SECRET: 'local-development-privacy-secret',
+  WEBHOOK_SIGNING_SECRET: 'local-development-webhook-signing-secret',
+} as const;
+export const LOCAL_PRIVACY_SECRET = LOCAL_SECRETS.PRIVACY_SECRET;
 
 /**
- * The privacy secret to use, failing closed: outside local development it must be set, and not
- * to the published local one, or pseudonyms could be reversed by anyone with this repository.
- * Returns the problem to report, or the secret.
+ * A secret setting, failing closed: outside local development it must be set, and not to the
+ * published local value (pseudonyms could be reversed, webhook signatures forged, by anyone with
+ * this repository). Returns the problem to report, or the secret.
  */
-export function privacySecret(settings: Settings): { secret: string } | { problem: string } {
-  const { PRIVACY_SECRET: secret, AZURE_FUNCTIONS_ENVIRONMENT: environment } = settings;
-  if (environment === 'Development') return { secret: secret ?? LOCAL_PRIVACY_SECRET };
+export function secretSetting(
+  settings: Settings,
+  name: keyof typeof LOCAL_SECRETS,
+): { secret: string } | { problem: string } {
+  const secret = settings[name];
+  const environment = settings.AZURE_FUNCTIONS_ENVIRONMENT;
+  if (environment === 'Development') return { secret: secret ?? LOCAL_SECRETS[name] };
   if (!secret)
     return {
       problem: `required outside local development (AZURE_FUNCTIONS_ENVIRONMENT is ${environment}): set it to a random secret of at least 32 characters`,
     };
-  if (secret === LOCAL_PRIVACY_SECRET)
+  if (secret === LOCAL_SECRETS[name])
     return {
       problem: 'is the published local-development secret: set a random secret of at least 32 characters',
     };

@@ -5,6 +5,7 @@ import { QueueServiceClient } from '@azure/storage-queue';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { alertsContainer } from '../../lib/alerts/evaluate.js';
 import { SIGNATURE_HEADER, tenantWebhookSecret, verifySignature } from '../../lib/alerts/signing.js';
+import { LOCAL_SECRETS } from '../../lib/config/settings.js';
 import { blobLake } from '../../lib/lake/index.js';
 import { blockIndexTable } from '../../lib/landing/blockIndex.js';
 import { landBatch } from '../../lib/landing/land.js';
@@ -283,7 +284,7 @@ describe('functions: aggregate and metric definitions', () => {
     const expectedIds = await until('six deliveries', () =>
       ok.received.length >= 6 ? ok.received.map((r) => r.alertId).sort() : undefined,
     );
-    const secret = tenantWebhookSecret('local-development-webhook-secret', 'acme');
+    const secret = tenantWebhookSecret(LOCAL_SECRETS.WEBHOOK_SIGNING_SECRET, 'acme');
     for (const r of ok.received)
       expect(verifySignature(secret, r.body, r.signature, Math.floor(Date.now() / 1000))).toBe(true);
     expect(

@@ -8,6 +8,7 @@ const base = {
     'Endpoint=sb://localhost:5672;SharedAccessKeyName=a;SharedAccessKey=b;UseDevelopmentEmulator=true',
   CosmosConnection: 'AccountEndpoint=http://127.0.0.1:8081/;AccountKey=a2V5;',
   PRIVACY_SECRET: 'config-test-privacy-secret-0123456789',
+  WEBHOOK_SIGNING_SECRET: 'config-test-webhook-secret-0123456789',
 };
 
 function errorOf(env: Record<string, string>): ConfigError {
@@ -115,6 +116,24 @@ describe('config', () => {
         'local-development-privacy-secret',
       );
       expect(loadConfig(base).PRIVACY_SECRET).toBe('config-test-privacy-secret-0123456789');
+    });
+  });
+
+  describe('WEBHOOK_SIGNING_SECRET fails closed the same way (signatures would be forgeable)', () => {
+    const { WEBHOOK_SIGNING_SECRET: _, ...noSecret } = base;
+    it('is required outside local development, never the published local one, and falls back to it locally', () => {
+      expect([errorOf(noSecret).setting, errorOf(noSecret).message]).toEqual([
+        'WEBHOOK_SIGNING_SECRET',
+        expect.stringContaining('required outside local development'),
+      ]);
+      const published = errorOf({
+        ...base,
+        WEBHOOK_SIGNING_SECRET: 'local-development-webhook-signing-secret',
+      });
+      expect(published.message).toContain('published local-development secret');
+      expect(
+        loadConfig({ ...noSecret, AZURE_FUNCTIONS_ENVIRONMENT: 'Development' }).WEBHOOK_SIGNING_SECRET,
+      ).toBe('local-development-webhook-signing-secret');
     });
   });
 });
