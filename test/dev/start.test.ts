@@ -97,7 +97,7 @@ async function rawIds(dataDir: string): Promise<string[]> {
 
 /**
  * A terminal's Ctrl+C: SIGINT to the whole process group. Under `npm start` the stack then gets
- * it again within milliseconds, as tsx (and npm) pass it on; whether they do depends on a race,
+ * it again within milliseconds, as npm passes it on; whether it does depends on a race,
  * so the second delivery is made certain here.
  */
 async function ctrlC(child: Child): Promise<void> {
