@@ -5,6 +5,8 @@ import { type MainRunResult, runMain } from '../lib/main/run.js';
 import { metricDefinitionsTable } from '../lib/metrics/store.js';
 import { pipelines } from '../lib/pipelines/registry.js';
 import { activateRebuilt } from '../lib/rebuild/index.js';
+import { retentionDepsFrom } from '../lib/retention/deps.js';
+import { expireRetained } from '../lib/retention/index.js';
 import { services } from '../lib/services/index.js';
 import { taskLogTable } from '../lib/tasklog/index.js';
 
@@ -28,6 +30,14 @@ export async function main(_timer: Timer, context: InvocationContext): Promise<M
   if (walked.length) {
     context.log(
       `main: ${walked.map((o) => `${o.pipeline} ${o.run} ${o.from}→${o.next} (${o.tasks} tasks, ${o.outcome})`).join('; ')}`,
+    );
+  }
+  // What is past RAW_RETENTION_DAYS goes, a bounded amount per run (an hour's worth is due at a time).
+  if (result.status !== 'ran') return result;
+  const expired = await expireRetained(retentionDepsFrom(s, pipelines()));
+  if (expired.outcome !== 'up-to-date') {
+    context.log(
+      `main: retention before ${expired.cutoff}: ${expired.blocks} blocks, ${expired.taskRows} task log rows, ${expired.replays} replays removed (${expired.outcome})`,
     );
   }
   return result;

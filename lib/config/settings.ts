@@ -47,6 +47,11 @@ export const SettingsSchema = z.object({
    * answers 503 with Retry-After, in milliseconds.
    */
   INGEST_DEADLINE_MS: int(100, 60_000).default(5000),
+  /**
+   * Days raw blocks (and their id sidecars, block index entries and task log rows) are kept, by
+   * the state they belong to; main's run removes what is older, an hour at a time.
+   */
+  RAW_RETENTION_DAYS: int(1, 36500).default(365),
   /** Days the statistics of an uploaded package are kept (GET /v1/packages/{id}). */
   PACKAGE_RETENTION_DAYS: int(1, 3650).default(30),
   /** How long tenant config and keys are cached in memory, in seconds. */

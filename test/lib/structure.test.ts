@@ -1,28 +1,31 @@
 import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { root } from '../helpers/stack.js';
 
-/** Every `lib/` source file with the folders it imports from (relative imports only). */
+const lib = join(root, 'lib');
+
+/**
+ * Every `lib/` source file, at any depth, with its top-level folder and what it imports
+ * (relative imports, as paths from the project root).
+ */
 async function libImports(): Promise<{ file: string; folder: string; imports: string[]; text: string }[]> {
-  const lib = join(root, 'lib');
   const out = [];
-  for (const folder of await readdir(lib)) {
-    for (const name of await readdir(join(lib, folder))) {
-      if (!name.endsWith('.ts')) continue;
-      const text = await readFile(join(lib, folder, name), 'utf8');
-      const imports = [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map((m) => m[1]!);
-      out.push({ file: `lib/${folder}/${name}`, folder, imports, text });
-    }
+  for (const entry of await readdir(lib, { recursive: true })) {
+    if (!entry.endsWith('.ts')) continue;
+    const path = join(lib, entry);
+    const text = await readFile(path, 'utf8');
+    const imports = [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map((m) =>
+      relative(root, resolve(dirname(path), m[1]!)),
+    );
+    out.push({ file: relative(root, path), folder: entry.split('/')[0]!, imports, text });
   }
   return out;
 }
 
 describe('lib/ structure', () => {
   it('holds production code only: nothing imports dev/ or test/', async () => {
-    const offenders = (await libImports()).filter((f) =>
-      f.imports.some((i) => /^(\.\.\/){2,}(dev|test)\//.test(i)),
-    );
+    const offenders = (await libImports()).filter((f) => f.imports.some((i) => /^(dev|test)\//.test(i)));
     expect(offenders.map((f) => f.file)).toEqual([]);
   });
 
@@ -30,7 +33,7 @@ describe('lib/ structure', () => {
     const edges = new Map<string, Set<string>>();
     for (const f of await libImports()) {
       for (const i of f.imports) {
-        const m = /^\.\.\/([^/.]+)\//.exec(i);
+        const m = /^lib\/([^/.]+)\//.exec(i);
         if (m && m[1] !== f.folder) {
           if (!edges.has(f.folder)) edges.set(f.folder, new Set());
           edges.get(f.folder)!.add(m[1]!);
