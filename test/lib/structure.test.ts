@@ -15,7 +15,7 @@ async function libImports(): Promise<{ file: string; folder: string; imports: st
     if (!entry.endsWith('.ts')) continue;
     const path = join(lib, entry);
     const text = await readFile(path, 'utf8');
-    const imports = [...text.matchAll(/from '(\.{1,2}\/[^']+)'/g)].map((m) =>
+    const imports = [...text.matchAll(/(?:from|import) '(\.{1,2}\/[^']+)'/g)].map((m) =>
       relative(root, resolve(dirname(path), m[1]!)),
     );
     out.push({ file: relative(root, path), folder: entry.split('/')[0]!, imports, text });
