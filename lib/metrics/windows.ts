@@ -168,20 +168,24 @@ export async function writeContributions(
     const totals = new Accumulator(m.definition.aggregate);
     for (const acc of minutes.values())
       for (const [g, v] of Object.entries(acc.partials(Number.POSITIVE_INFINITY))) totals.add(g, v);
-    const keep = totals.topGroups(maxGroups);
-    docs.push({
-      ...keys.contribution(m, hour, task.stateId, task.shard, task.shards),
-      kind: 'contribution',
-      tenant: m.tenant,
-      metric: m.definition.name,
-      version: m.version,
-      hour,
-      stateId: task.stateId,
-      shard: task.shard,
-      shards: task.shards,
-      writtenAt: new Date(now()).toISOString(),
-      minutes: Object.fromEntries([...minutes].map(([mm, acc]) => [mm, acc.partials(maxGroups, keep)])),
-    });
+    docs.push(
+      fitted(maxGroups, (max) => {
+        const keep = totals.topGroups(max);
+        return {
+          ...keys.contribution(m, hour, task.stateId, task.shard, task.shards),
+          kind: 'contribution',
+          tenant: m.tenant,
+          metric: m.definition.name,
+          version: m.version,
+          hour,
+          stateId: task.stateId,
+          shard: task.shard,
+          shards: task.shards,
+          writtenAt: new Date(now()).toISOString(),
+          minutes: Object.fromEntries([...minutes].map(([mm, acc]) => [mm, acc.partials(max, keep)])),
+        };
+      }),
+    );
   }
   const batches = [...groupBy(docs, (d) => d.pk)].flatMap(([pk, list]) =>
     chunks(list).map((c) => [pk, c] as const),
@@ -326,22 +330,24 @@ function hourFold(
       }
     }
   }
-  const keep = total.topGroups(maxGroups);
-  return {
-    ...keys.hour(m, hour),
-    kind: 'hour',
-    tenant: m.tenant,
-    metric: m.definition.name,
-    version: m.version,
-    hour,
-    day: dayId(hour),
-    ...(m.definition.windows.includes('1m')
-      ? { minutes: Object.fromEntries([...minutes].sort().map(([mm, acc]) => [mm, acc.values(keep)])) }
-      : {}),
-    total: total.partials(maxGroups, keep),
-    contributions: current.length,
-    updatedAt: new Date(now()).toISOString(),
-  };
+  return fitted(maxGroups, (max) => {
+    const keep = total.topGroups(max);
+    return {
+      ...keys.hour(m, hour),
+      kind: 'hour',
+      tenant: m.tenant,
+      metric: m.definition.name,
+      version: m.version,
+      hour,
+      day: dayId(hour),
+      ...(m.definition.windows.includes('1m')
+        ? { minutes: Object.fromEntries([...minutes].sort().map(([mm, acc]) => [mm, acc.values(keep)])) }
+        : {}),
+      total: total.partials(max, keep),
+      contributions: current.length,
+      updatedAt: new Date(now()).toISOString(),
+    };
+  });
 }
 
 function dayFold(
@@ -363,20 +369,40 @@ function dayFold(
       total.add(g, v);
     }
   }
-  const keep = total.topGroups(maxGroups);
-  return {
-    ...keys.day(m, day),
-    kind: 'day',
-    tenant: m.tenant,
-    metric: m.definition.name,
-    version: m.version,
-    day,
-    ...(m.definition.windows.includes('1h')
-      ? { hours: Object.fromEntries([...hours].sort().map(([hh, acc]) => [hh, acc.values(keep)])) }
-      : {}),
-    total: total.partials(maxGroups, keep),
-    updatedAt: new Date(now()).toISOString(),
-  };
+  return fitted(maxGroups, (max) => {
+    const keep = total.topGroups(max);
+    return {
+      ...keys.day(m, day),
+      kind: 'day',
+      tenant: m.tenant,
+      metric: m.definition.name,
+      version: m.version,
+      day,
+      ...(m.definition.windows.includes('1h')
+        ? { hours: Object.fromEntries([...hours].sort().map(([hh, acc]) => [hh, acc.values(keep)])) }
+        : {}),
+      total: total.partials(max, keep),
+      updatedAt: new Date(now()).toISOString(),
+    };
+  });
+}
+
+/** Cosmos DB refuses a document over 2 MB; a window keeps fewer groups rather than fail its task. */
+export const MAX_DOCUMENT_BYTES = 1_900_000;
+
+/**
+ * The document `build` makes with at most `maxGroups` groups, or with fewer when that one would be
+ * over MAX_DOCUMENT_BYTES (many groups of dense distinct registers, or of minutes): the groups
+ * left out are summed under `(other)`, as beyond `maxGroups`. Deterministic, like the cap itself.
+ */
+export function fitted<T>(maxGroups: number, build: (maxGroups: number) => T): T {
+  let groups = maxGroups;
+  for (;;) {
+    const doc = build(groups);
+    const bytes = Buffer.byteLength(JSON.stringify(doc));
+    if (bytes <= MAX_DOCUMENT_BYTES || groups <= 1) return doc;
+    groups = Math.max(1, Math.min(groups - 1, Math.floor(((groups * MAX_DOCUMENT_BYTES) / bytes) * 0.9)));
+  }
 }
 
 /**
