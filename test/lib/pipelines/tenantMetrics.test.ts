@@ -55,6 +55,8 @@ const toLine = (r: Reading) =>
     custom: r.custom,
   });
 
+const day = 24 * 60 * minute;
+const dayStart = () => Math.floor(t0 / day) * day;
 const define = (d: unknown) => MetricDefinitionSchema.parse(d);
 const metrics: {
   def: MetricDefinition;
@@ -161,7 +163,6 @@ describe('tenant metrics', () => {
       for (const task of await h.tasks(stateId, 'acme')) await aggregateTask(h.aggregateDeps(versions), task);
 
     const events = [...first, ...second];
-    const day = 24 * 60 * minute;
     for (const [k, m] of metrics.entries()) {
       const v = versions[k]!;
       expect({ m: m.def.name, w: '1m', s: await actual(v, '1m', t0, t0 + 2 * minute) }).toEqual({
@@ -174,13 +175,28 @@ describe('tenant metrics', () => {
         w: '1h',
         s: expected(m, events, 60 * minute, t0, 1),
       });
-      const dayStart = Math.floor(t0 / day) * day;
-      expect({ m: m.def.name, w: '1d', s: await actual(v, '1d', dayStart, dayStart + day) }).toEqual({
+      expect({ m: m.def.name, w: '1d', s: await actual(v, '1d', dayStart(), dayStart() + day) }).toEqual({
         m: m.def.name,
         w: '1d',
-        s: expected(m, events, day, dayStart, 1),
+        s: expected(m, events, day, dayStart(), 1),
       });
     }
+    // Longer intervals sum the stored windows, from `from` aligned down to 12 h or to the day:
+    // 12h from 11-21 00:00 (five buckets, t0 in the third), 7d from 11-19 (three, t0 in the
+    // first), 30d from 10-13 (three, t0 in the second).
+    const over = versions[3]!;
+    const total = expected(metrics[3]!, events, day, dayStart(), 1);
+    const all = Object.fromEntries(Object.entries(total).map(([g, [v]]) => [g, v!]));
+    expect(await actual(over, '12h', t0 - day, t0 + day)).toEqual(
+      Object.fromEntries(Object.entries(all).map(([g, v]) => [g, [0, 0, v, 0, 0]])),
+    );
+    expect(await actual(over, '7d', t0 - 3 * day, t0 + 11 * day)).toEqual(
+      Object.fromEntries(Object.entries(all).map(([g, v]) => [g, [v, 0, 0]])),
+    );
+    expect(await actual(over, '30d', t0 - 40 * day, t0 + 20 * day)).toEqual(
+      Object.fromEntries(Object.entries(all).map(([g, v]) => [g, [0, v, 0]])),
+    );
+
     // The oracle is not empty: every metric has a value in each group it names.
     expect(Object.keys(expected(metrics[0]!, events, day, 0, 1)).sort()).toEqual(['eu', 'us']);
     expect(Object.keys(expected(metrics[1]!, events, day, 0, 1)).sort()).toEqual(['a', 'b']);
