@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from '../../duckdb/index.js';
 import type { Lake } from '../../lake/index.js';
+import { runPool } from '../../pool/index.js';
 import { type LoadDeps, withTaskEvents } from '../events/load.js';
 import type { TaskEvents } from '../events/read.js';
 import type { TaskMessage } from '../task.js';
@@ -38,14 +39,13 @@ export async function curateTask(deps: CurateDeps, task: TaskMessage): Promise<T
       performance.now() - parquetStart - loaded.stats.readMs - loaded.stats.earlierMs - loaded.stats.writeMs,
     );
     const uploadStart = performance.now();
-    const files: string[] = [];
-    let rows = 0;
-    for (const h of written) {
+    const files = written.map((h) => curatedPath(task.tenant, h.date, h.hour, task.stateId, task.shard));
+    // Late events spread a task over many hours: their small files go up 8 at a time.
+    await runPool(written, 8, async (h) => {
       const path = curatedPath(task.tenant, h.date, h.hour, task.stateId, task.shard);
       await deps.lake.put(path, await readFile(h.file), { contentType: 'application/vnd.apache.parquet' });
-      files.push(path);
-      rows += h.rows;
-    }
+    });
+    const rows = written.reduce((n, h) => n + h.rows, 0);
     return { files, rows, parquetMs, uploadStart };
   });
   let deadLetters: string | null = null;
