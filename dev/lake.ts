@@ -1,9 +1,10 @@
 /**
  * `npm run lake -- sync <dir> [--prefix curated/]`: copies the local lake (Azurite's `lake`
  * container, from local.settings.json or the sample) into a folder, so DuckDB, Spark or pandas
- * read it as files. Files already there with the same size are skipped; nothing is deleted.
+ * read it as files. A file already there with the blob's size and time is skipped (a rerun's
+ * rewritten Parquet has a new time, so it is copied again); nothing is deleted.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -38,13 +39,18 @@ try {
   for await (const blob of container.listBlobsFlat({ prefix: values.prefix })) {
     const local = join(dir, blob.name);
     const size = blob.properties.contentLength ?? 0;
+    const modified = blob.properties.lastModified;
     const existing = await stat(local).catch(() => undefined);
-    if (existing?.size === size) {
+    if (
+      existing?.size === size &&
+      Math.trunc(existing.mtimeMs / 1000) === Math.trunc(modified.getTime() / 1000)
+    ) {
       skipped++;
       continue;
     }
     await mkdir(dirname(local), { recursive: true });
     await writeFile(local, await container.getBlobClient(blob.name).downloadToBuffer());
+    await utimes(local, modified, modified);
     copied++;
   }
 } catch (err) {
