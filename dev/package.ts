@@ -39,9 +39,8 @@ function resolveIn(packages: Lock['packages'], from: string, name: string): stri
 /** The lock with only what the production dependencies reach (optional platform packages included). */
 export function productionLock(lock: Lock, dependencies: Record<string, string>): Lock {
   const { packages } = lock;
-  const rootEntry = { ...packages['']!, dependencies };
-  delete rootEntry.devDependencies;
-  delete rootEntry.optionalDependencies;
+  const { devDependencies: _dev, optionalDependencies: _optional, ...rest } = packages['']!;
+  const rootEntry = { ...rest, dependencies };
   const kept = new Map<string, LockEntry>([['', rootEntry]]);
   const queue = [''];
   while (queue.length) {
