@@ -104,6 +104,13 @@ param privacySecret string
 @minLength(32)
 param webhookSigningSecret string
 
+// --- Operator (optional) ---
+@description('Object id of the person or group who creates tenants and keys (`npm run tenant`); azd fills in the signed-in user. Empty: nobody.')
+param operatorPrincipalId string = ''
+
+@allowed(['User', 'Group', 'ServicePrincipal'])
+param operatorPrincipalType string = 'User'
+
 var resources = loadJsonContent('resources.json')
 var abbrs = loadJsonContent('abbreviations.json')
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
@@ -216,6 +223,16 @@ module roles 'modules/roles.bicep' = {
     keyVaultName: keyVault.outputs.name
     secretNames: map(items(secretNames), s => s.value)
     insightsName: monitoring.outputs.insightsName
+  }
+}
+
+module operator 'modules/operator.bicep' = if (!empty(operatorPrincipalId)) {
+  name: 'operator'
+  params: {
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
+    dataStorageName: storage.outputs.dataName
+    tables: resources.operatorTables
   }
 }
 

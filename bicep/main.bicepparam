@@ -13,6 +13,7 @@ param cosmosThroughputMode = 'serverless'
 param rawCoolAfterDays = 7
 param rawRetentionDays = 30
 param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
+param operatorPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
 // No defaults: without them the deployment stops here rather than deploy an app that refuses to start.
 param adminKey = readEnvironmentVariable('TELEMETRY_ADMIN_KEY')
 param privacySecret = readEnvironmentVariable('PRIVACY_SECRET')

@@ -16,6 +16,7 @@ param rawRetentionDays = 365
 param logRetentionDays = 90
 param pipelineLagThresholdMinutes = 15
 param alertEmail = readEnvironmentVariable('ALERT_EMAIL', '')
+param operatorPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
 param adminKey = readEnvironmentVariable('TELEMETRY_ADMIN_KEY')
 param privacySecret = readEnvironmentVariable('PRIVACY_SECRET')
 param webhookSigningSecret = readEnvironmentVariable('WEBHOOK_SIGNING_SECRET')

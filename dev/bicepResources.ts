@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { SettingsSchema } from '../lib/config/settings.js';
 import { blockPath, deadLetterPath, idsPath } from '../lib/landing/paths.js';
 import { cosmosPartitionKey, resources } from '../lib/provision/index.js';
+import { tenantTables } from '../lib/tenants/tables.js';
 
 /**
  * What `bicep/main.bicep` creates, taken from the code: `bicep/resources.json`, loaded by the
@@ -47,6 +48,8 @@ export function deploymentResources() {
     /** Blob containers of the telemetry storage account. */
     containers: [...resources.containers],
     cosmosContainers: resources.cosmosContainers.map((name) => ({ name, partitionKey: cosmosPartitionKey })),
+    /** Tables `npm run tenant` writes: the operator (optional) may write these and no other. */
+    operatorTables: [tenantTables.tenants, tenantTables.apiKeys],
     /** Lake folders written by landing: moved to cool, then deleted past retention. */
     rawZones: [zone(raw), zone(idsPath(raw)), zone(deadLetterPath('0', 0, 0, 0))],
   };

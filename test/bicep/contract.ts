@@ -219,6 +219,7 @@ export function assignmentsOf(roles: string): Assignment[] {
     if (t === 'microsoft.keyvault/vaults/secrets') return 'secrets';
     if (t === 'microsoft.insights/components') return 'insights';
     if (t === 'microsoft.documentdb/databaseaccounts') return 'Cosmos DB account';
+    if (t === 'microsoft.storage/storageaccounts/tableservices/tables') return 'tenant tables';
     return `${r.type} (${r.name})`;
   };
   const out: Assignment[] = [];
@@ -405,6 +406,18 @@ export function checkContract(files: ContractFiles): string[] {
     }
     if (!a.why) problems.push(`roles.bicep: ${a.symbol} has no "// Why:" line`);
   }
+
+  // The operator (npm run tenant) may write the tenant tables, nothing else.
+  const operator = assignmentsOf(files.bicep['modules/operator.bicep'] ?? '').map(
+    (a) => `${a.role} @ ${a.scope}`,
+  );
+  if (JSON.stringify(operator) !== JSON.stringify(['storageTableDataContributor @ tenant tables'])) {
+    problems.push(
+      `operator.bicep grants ${operator.join(', ') || 'nothing'}; expected Storage Table Data Contributor on the tenant tables only`,
+    );
+  }
+  if (!main.includes('tables: resources.operatorTables'))
+    problems.push('main.bicep no longer has `tables: resources.operatorTables`');
 
   // 5. Secrets: Key Vault only; no literal that looks like a key or a connection string.
   const kv = files.bicep['modules/keyvault.bicep'] ?? '';
