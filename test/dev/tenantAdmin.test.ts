@@ -48,6 +48,26 @@ describe('npm run tenant', () => {
     expect((await store.tenantForKey(second))?.id).toBe('acme');
   });
 
+  it('replaces the privacy policy, and refuses one that does not parse', async () => {
+    expect(
+      await run('policy', 'acme', '{"internalDomains":["acme.example"],"sensitiveFields":["email"]}'),
+    ).toEqual({
+      code: 0,
+      out: ['tenant acme: privacy policy replaced'],
+    });
+    expect((await store.getTenant('acme'))?.policy).toEqual({
+      sensitiveFields: ['email'],
+      internalDomains: ['acme.example'],
+      internalIds: [],
+      trustClientUserKind: false,
+    });
+    expect(await run('policy', 'acme', '{"internalDomain":[]}')).toEqual({
+      code: 2,
+      out: ['the policy is not valid: policy: Unrecognized key: "internalDomain"'],
+    });
+    expect(await run('policy', 'acme', 'not json')).toMatchObject({ code: 2 });
+  });
+
   it('refuses what it cannot do, saying why', async () => {
     expect(await run('create', 'acme')).toEqual({
       code: 1,
