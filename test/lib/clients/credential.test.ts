@@ -45,25 +45,34 @@ afterAll(async () => {
   server.close();
 });
 
+/** A token for `scope` through the connection `name` (endpoint setting plus the two below), and the requests it made. */
+async function tokenVia(name: string, endpoint: Record<string, string>, clientId: string, scope: string) {
+  const connection = readConnection(
+    { ...endpoint, [`${name}__credential`]: 'managedidentity', [`${name}__clientId`]: clientId },
+    name,
+  );
+  if (connection.kind !== 'identity') throw new Error('expected an identity connection');
+  requests.length = 0;
+  const token = await credentialFor(connection).getToken(scope);
+  return {
+    token: token?.token,
+    requests: requests.map((r) => ({ ...r, query: new URL(r.url, 'http://x').searchParams })),
+  };
+}
+
 describe('credentialFor, with the settings bicep/main.bicep gives every connection', () => {
   it('gets tokens for the user-assigned identity named by <NAME>__clientId (__credential=managedidentity)', async () => {
-    const connection = readConnection(
-      {
-        TelemetryStorage__accountName: 'stdata',
-        TelemetryStorage__credential: 'managedidentity',
-        TelemetryStorage__clientId: '11111111-2222-3333-4444-555555555555',
-      },
+    const got = await tokenVia(
       'TelemetryStorage',
+      { TelemetryStorage__accountName: 'stdata' },
+      '11111111-2222-3333-4444-555555555555',
+      'https://storage.azure.com/.default',
     );
-    if (connection.kind !== 'identity') throw new Error('expected an identity connection');
-    requests.length = 0;
-    const token = await credentialFor(connection).getToken('https://storage.azure.com/.default');
-    expect(token?.token).toBe('token-from-the-identity-endpoint');
-    expect(requests.length).toBe(1);
-    const query = new URL(requests[0]!.url, 'http://x').searchParams;
-    expect(query.get('client_id')).toBe('11111111-2222-3333-4444-555555555555');
-    expect(query.get('resource')).toBe('https://storage.azure.com');
-    expect(requests[0]!.header).toBe('identity-header-secret');
+    expect(got.token).toBe('token-from-the-identity-endpoint');
+    expect(got.requests.length).toBe(1);
+    expect(got.requests[0]!.query.get('client_id')).toBe('11111111-2222-3333-4444-555555555555');
+    expect(got.requests[0]!.query.get('resource')).toBe('https://storage.azure.com');
+    expect(got.requests[0]!.header).toBe('identity-header-secret');
   });
 
   it('is the managed identity even when a service principal is configured in the environment', async () => {
@@ -71,19 +80,14 @@ describe('credentialFor, with the settings bicep/main.bicep gives every connecti
     process.env.AZURE_TENANT_ID = '99999999-0000-0000-0000-000000000000';
     process.env.AZURE_CLIENT_ID = '99999999-1111-1111-1111-111111111111';
     process.env.AZURE_CLIENT_SECRET = 'a-service-principal-secret';
-    const connection = readConnection(
-      {
-        EventHubConnection__fullyQualifiedNamespace: 'evhns.servicebus.windows.net',
-        EventHubConnection__credential: 'managedidentity',
-        EventHubConnection__clientId: '66666666-7777-8888-9999-000000000000',
-      },
+    const got = await tokenVia(
       'EventHubConnection',
+      { EventHubConnection__fullyQualifiedNamespace: 'evhns.servicebus.windows.net' },
+      '66666666-7777-8888-9999-000000000000',
+      'https://eventhubs.azure.net/.default',
     );
-    if (connection.kind !== 'identity') throw new Error('expected an identity connection');
-    requests.length = 0;
-    const token = await credentialFor(connection).getToken('https://eventhubs.azure.net/.default');
-    expect(token?.token).toBe('token-from-the-identity-endpoint');
-    expect(requests.map((r) => new URL(r.url, 'http://x').searchParams.get('client_id'))).toEqual([
+    expect(got.token).toBe('token-from-the-identity-endpoint');
+    expect(got.requests.map((r) => r.query.get('client_id'))).toEqual([
       '66666666-7777-8888-9999-000000000000',
     ]);
   });
