@@ -21,7 +21,9 @@ resource group 'Microsoft.Insights/actionGroups@2023-01-01' = if (!empty(alertEm
   }
 }
 
-var actions = empty(alertEmail) ? {} : { actionGroups: [group.id] }
+// By id, so the rules need no reference to the optional group (dependsOn orders them after it).
+var groupId = resourceId('Microsoft.Insights/actionGroups', '${namePrefix}ops')
+var actions = empty(alertEmail) ? {} : { actionGroups: [groupId] }
 
 // The host logs "Moving message to queue '<queue>-poison'" when a message has failed
 // maxDequeueCount times (host.json); notify logs "moved to alerts-poison" when it gives up.
@@ -61,6 +63,7 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  dependsOn: [group]
   properties: {
     displayName: 'Messages moved to a poison queue'
     severity: 1
@@ -88,6 +91,7 @@ resource lagAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
   location: location
   tags: tags
   kind: 'LogAlert'
+  dependsOn: [group]
   properties: {
     displayName: 'Pipeline lag above ${pipelineLagThresholdMinutes} minutes'
     severity: 2
@@ -114,6 +118,7 @@ resource failureAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
   name: '${namePrefix}function-failures'
   location: 'global'
   tags: tags
+  dependsOn: [group]
   properties: {
     description: 'Failed function invocations (every trigger, HTTP 5xx included)'
     severity: 2
@@ -135,6 +140,6 @@ resource failureAlert 'Microsoft.Insights/metricAlerts@2018-03-01' = {
         }
       ]
     }
-    actions: empty(alertEmail) ? [] : [{ actionGroupId: group.id }]
+    actions: empty(alertEmail) ? [] : [{ actionGroupId: groupId }]
   }
 }
