@@ -66,16 +66,17 @@ export function productionLock(lock: Lock, dependencies: Record<string, string>)
 
 export async function packageApp(
   out = join(root, '.deploy'),
-  options: { offline?: boolean } = {},
+  options: { offline?: boolean /** The compiled app (tsc's outDir); default dist/. */; dist?: string } = {},
 ): Promise<void> {
-  const built = join(root, 'dist', 'functions');
+  const dist = options.dist ?? join(root, 'dist');
+  const built = join(dist, 'functions');
   if (!(await stat(built).catch(() => undefined))) {
     throw new Error(`${built} is missing: run \`npm run build\` first (azd runs it before this)`);
   }
   await rm(out, { recursive: true, force: true });
   await mkdir(out, { recursive: true });
-  await cp(join(root, 'dist', 'functions'), join(out, 'dist', 'functions'), { recursive: true });
-  await cp(join(root, 'dist', 'lib'), join(out, 'dist', 'lib'), { recursive: true });
+  await cp(join(dist, 'functions'), join(out, 'dist', 'functions'), { recursive: true });
+  await cp(join(dist, 'lib'), join(out, 'dist', 'lib'), { recursive: true });
   await cp(join(root, 'web'), join(out, 'web'), { recursive: true });
   await cp(join(root, 'host.json'), join(out, 'host.json'));
   await cp(join(root, '.funcignore'), join(out, '.funcignore'));

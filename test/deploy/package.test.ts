@@ -8,25 +8,22 @@ import { packageApp, productionLock } from '../../dev/package.js';
 import { root } from '../helpers/stack.js';
 
 const run = promisify(execFile);
-let outDir: string | undefined;
+let workDir: string | undefined;
 
 afterAll(async () => {
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  if (workDir) await rm(workDir, { recursive: true, force: true });
 });
 
 describe('npm run package (what azd deploys)', () => {
   it('assembles the compiled app, web/, host.json and the production dependencies for Linux x64, nothing else', async () => {
-    await run(
-      process.execPath,
-      [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-      {
-        cwd: root,
-      },
-    );
     await mkdir(join(root, '.data'), { recursive: true });
-    outDir = join(await mkdtemp(join(root, '.data', 'package-')), '.deploy');
+    workDir = await mkdtemp(join(root, '.data', 'package-'));
+    const dist = join(workDir, 'dist');
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    await run(process.execPath, [tsc, '-p', 'tsconfig.build.json', '--outDir', dist], { cwd: root });
+    const outDir = join(workDir, '.deploy');
     // From the npm cache `npm ci` filled: no registry needed.
-    await packageApp(outDir, { offline: true });
+    await packageApp(outDir, { offline: true, dist });
 
     expect((await readdir(outDir)).sort()).toEqual([
       '.funcignore',
