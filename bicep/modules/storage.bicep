@@ -1,107 +1,139 @@
-param hostStorageName string
-param dataStorageName string
+// Three accounts, shared keys off (identity only), TLS 1.2, no public blobs:
+// - host: the Functions host (timer schedule, Event Hubs checkpoints) and the deployment package;
+// - data: the telemetry tables, queues (each with its -poison twin) and the lease container;
+// - lake: ADLS Gen2 (hierarchical namespace), one file system, with a lifecycle rule for raw data.
+param hostName string
+param dataName string
 param lakeName string
 param location string
+param tags object
+@description('Container of the host account that holds the deployment package.')
+param deploymentContainerName string
 param tables array
 param queues array
+@description('Blob containers of the data account.')
+param containers array
+param lakeFileSystem string
+@description('Lake folders written by landing (`raw/`, `ids/`, `deadletter/`).')
+param rawZones array
+param rawCoolAfterDays int
+param rawRetentionDays int
 
 var common = {
   minimumTlsVersion: 'TLS1_2'
   allowBlobPublicAccess: false
   allowSharedKeyAccess: false
   supportsHttpsTrafficOnly: true
+  defaultToOAuthAuthentication: true
 }
 
-// Functions host storage: timer schedule status, Event Hubs checkpoints, deployment package.
 resource host 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: hostStorageName
+  name: hostName
   location: location
+  tags: tags
   kind: 'StorageV2'
   sku: { name: 'Standard_LRS' }
   properties: common
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+
+    resource deployment 'containers' = {
+      name: deploymentContainerName
+    }
+  }
 }
 
-resource hostBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: host
-  name: 'default'
-}
-
-resource deployment 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: hostBlobs
-  name: 'deployment'
-}
-
-// Telemetry storage: tenants, config, block index, watermarks, cursors, task log; task queues.
 resource data 'Microsoft.Storage/storageAccounts@2023-05-01' = {
-  name: dataStorageName
+  name: dataName
   location: location
+  tags: tags
   kind: 'StorageV2'
   sku: { name: 'Standard_ZRS' }
   properties: common
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+  }
+
+  resource tableService 'tableServices' = {
+    name: 'default'
+  }
+
+  resource queueService 'queueServices' = {
+    name: 'default'
+  }
 }
 
-resource dataBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: data
-  name: 'default'
-}
-
-// Blob leases that keep main to one run at a time.
-resource locks 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: dataBlobs
-  name: 'telemetry-locks'
-}
-
-resource tableService 'Microsoft.Storage/storageAccounts/tableServices@2023-05-01' = {
-  parent: data
-  name: 'default'
-}
+resource containerResources 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = [
+  for c in containers: {
+    parent: data::blobs
+    name: c
+  }
+]
 
 resource tableResources 'Microsoft.Storage/storageAccounts/tableServices/tables@2023-05-01' = [
   for t in tables: {
-    parent: tableService
+    parent: data::tableService
     name: t
   }
 ]
 
-resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
-  parent: data
-  name: 'default'
-}
-
 resource queueResources 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
   for q in queues: {
-    parent: queueService
+    parent: data::queueService
     name: q
   }
 ]
 
-resource poisonQueues 'Microsoft.Storage/storageAccounts/queueServices/queues@2023-05-01' = [
-  for q in queues: {
-    parent: queueService
-    name: '${q}-poison'
-  }
-]
-
-// The data lake: ADLS Gen2 (hierarchical namespace), file system `lake`.
 resource lake 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   name: lakeName
   location: location
+  tags: tags
   kind: 'StorageV2'
   sku: { name: 'Standard_ZRS' }
   properties: union(common, { isHnsEnabled: true, accessTier: 'Hot' })
+
+  resource blobs 'blobServices' = {
+    name: 'default'
+
+    resource fileSystem 'containers' = {
+      name: lakeFileSystem
+    }
+  }
+
+  // Raw blocks are read by the pipelines within minutes and then only by replays: cool after
+  // rawCoolAfterDays, deleted after rawRetentionDays (curated Parquet is left alone).
+  resource lifecycle 'managementPolicies' = {
+    name: 'default'
+    properties: {
+      policy: {
+        rules: [
+          {
+            name: 'raw-zones'
+            enabled: true
+            type: 'Lifecycle'
+            definition: {
+              filters: {
+                blobTypes: ['blockBlob']
+                prefixMatch: [for z in rawZones: '${lakeFileSystem}/${z}']
+              }
+              actions: {
+                baseBlob: {
+                  tierToCool: { daysAfterModificationGreaterThan: rawCoolAfterDays }
+                  delete: { daysAfterModificationGreaterThan: rawRetentionDays }
+                }
+              }
+            }
+          }
+        ]
+      }
+    }
+  }
 }
 
-resource lakeBlobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
-  parent: lake
-  name: 'default'
-}
-
-resource fileSystem 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' = {
-  parent: lakeBlobs
-  name: 'lake'
-}
-
-output hostStorageName string = host.name
-output dataStorageName string = data.name
+output hostName string = host.name
+output hostBlobEndpoint string = host.properties.primaryEndpoints.blob
+output deploymentContainerUrl string = '${host.properties.primaryEndpoints.blob}${deploymentContainerName}'
+output dataName string = data.name
 output lakeName string = lake.name
-output deploymentContainerUrl string = '${host.properties.primaryEndpoints.blob}deployment'

@@ -22,9 +22,12 @@ export interface Resources {
   queues: string[];
   /** Blob containers of the telemetry storage account. */
   containers: string[];
-  /** Containers of the Cosmos DB database, each partitioned by `/pk`. */
+  /** Containers of the Cosmos DB database, each partitioned by `cosmosPartitionKey`. */
   cosmosContainers: string[];
 }
+
+/** The partition key path of every Cosmos DB container (documents carry their key in `pk`). */
+export const cosmosPartitionKey = '/pk';
 
 export const resources: Resources = {
   tables: [
@@ -63,7 +66,7 @@ export async function provision(
   if (options.cosmos !== false) {
     const { database } = await s.cosmos.databases.createIfNotExists({ id: s.config.COSMOS_DATABASE });
     for (const id of [...resources.cosmosContainers, ...(extra.cosmosContainers ?? [])]) {
-      await database.containers.createIfNotExists({ id, partitionKey: { paths: ['/pk'] } });
+      await database.containers.createIfNotExists({ id, partitionKey: { paths: [cosmosPartitionKey] } });
     }
   }
 }

@@ -70,6 +70,19 @@ export class TenantStore {
     this.unknownKeys.delete(hashKey(key));
   }
 
+  /**
+   * Revokes a key: it stops working here at once, and on other instances when their cache of it
+   * expires (CONFIG_CACHE_SECONDS). Revoking an unknown key is a no-op.
+   */
+  async removeKey(key: string): Promise<void> {
+    try {
+      await this.keys.deleteEntity(KEY_PK, hashKey(key));
+    } catch (err) {
+      if (!isStatus(err, 404)) throw err;
+    }
+    this.byKey.delete(hashKey(key));
+  }
+
   /** The tenant a key belongs to, or undefined for an unknown key. */
   async tenantForKey(key: string): Promise<Tenant | undefined> {
     const hash = hashKey(key);
