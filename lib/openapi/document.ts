@@ -20,6 +20,7 @@ import {
   UserLookupSchema,
 } from '../query/schemas.js';
 import { dataModels, EnvelopeSchema } from '../schema/index.js';
+import { SEGMENT_ROUTES, SegmentBatchSchema, SegmentMessageSchema } from '../segment/schema.js';
 import { DynamicConfigSchema } from '../tenants/config.js';
 
 /**
@@ -113,6 +114,8 @@ const functionKey: Security = [
   { functionKeyQuery: [], tenantKey: [] },
 ];
 const tenantOrAdmin: Security = [{ tenantKey: [] }, { adminKey: [] }];
+// The protocol routes take no function key (the SDKs cannot send one): the tenant key alone.
+const segmentKey: Security = [{ segmentWriteKey: [] }, { tenantKey: [] }, {}];
 const admin: Security = [{ adminKey: [] }];
 const auth = {
   '401': problem('No key, or an unknown one'),
@@ -176,6 +179,41 @@ const paths: ZodOpenApiPathsObject = {
         '200': json(EventsPageSchema, 'A page of events'),
         '400': problem('Bad parameters'),
         ...auth,
+      },
+    }),
+  },
+  '/api/v1/segment/v1/{kind}': {
+    post: op({
+      operationId: 'segment',
+      summary:
+        "Segment's HTTP Tracking API: a batch (batch, import, b) or one message (track, t, identify, i, page, p, screen, s, group, g, alias, a)",
+      description:
+        'The write key is a tenant key: the user name of HTTP Basic auth, or `writeKey` in the body (the ' +
+        'empty security alternative). JSON is read whatever Content-Type says; gzip is accepted. Limits: 500 KB ' +
+        'per request, 32 KB per event.',
+      tags: ['ingest'],
+      security: segmentKey,
+      requestParams: {
+        path: z.object({ kind: z.enum(Object.keys(SEGMENT_ROUTES) as [string, ...string[]]) }),
+      },
+      requestBody: {
+        content: {
+          'application/json': { schema: z.union([SegmentBatchSchema, SegmentMessageSchema]) },
+          'text/plain': { schema: z.union([SegmentBatchSchema, SegmentMessageSchema]) },
+        },
+      },
+      responses: {
+        '200': json(
+          OutcomeSchema.extend({ success: z.literal(true) }),
+          'Accepted (messages listed in `errors` were not)',
+        ),
+        '400': json(
+          OutcomeSchema.extend({ success: z.literal(false) }).or(ErrorSchema),
+          'Nothing accepted, or a body that is not JSON, is over a limit or is not gzip as declared',
+        ),
+        ...auth,
+        '404': problem('No such Segment route'),
+        '503': problem('Event Hubs or Table storage unavailable: resend after Retry-After'),
       },
     }),
   },
@@ -458,6 +496,11 @@ export function openApiDocument() {
           type: 'http',
           scheme: 'bearer',
           description: "A tenant's API key (also accepted as `x-api-key`); the tenant comes from the key",
+        },
+        segmentWriteKey: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'A tenant key as the Segment write key: the user name, with an empty password',
         },
         adminKey: {
           type: 'http',

@@ -59,6 +59,7 @@ describe('the deployable build', () => {
       'putConfig',
       'queryEvents',
       'replay',
+      'segment',
       'status',
       'userLookup',
       'users',
