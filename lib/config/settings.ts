@@ -47,6 +47,8 @@ export const SettingsSchema = z.object({
    * answers 503 with Retry-After, in milliseconds.
    */
   INGEST_DEADLINE_MS: int(100, 60_000).default(5000),
+  /** The OTLP log record attribute that names an event when the record has no `eventName`. */
+  OTLP_EVENT_NAME_ATTRIBUTE: z.string().min(1).max(256).default('event.name'),
   /** Days the statistics of an uploaded package are kept (GET /v1/packages/{id}). */
   PACKAGE_RETENTION_DAYS: int(1, 3650).default(30),
   /** How long tenant config and keys are cached in memory, in seconds. */

@@ -8,6 +8,7 @@ import { ReplaySchema } from '../main/control.js';
 import { ReplayRequestSchema } from '../main/replay.js';
 import { StatusReportSchema } from '../main/status.js';
 import { MetricDefinitionSchema } from '../metrics/definition.js';
+import { ExportLogsRequestSchema, ExportLogsResponseSchema, StatusSchema } from '../otlp/schema.js';
 import {
   AlertsPageSchema,
   AlertsQuerySchema,
@@ -214,6 +215,55 @@ const paths: ZodOpenApiPathsObject = {
         ...auth,
         '404': problem('No such Segment route'),
         '503': problem('Event Hubs or Table storage unavailable: resend after Retry-After'),
+      },
+    }),
+  },
+  '/api/v1/otlp/v1/logs': {
+    post: op({
+      operationId: 'otlpLogs',
+      summary: 'OTLP/HTTP logs (opentelemetry-proto v1.11.0): each log record becomes an event',
+      description:
+        'Protobuf (application/x-protobuf) or JSON, optionally gzip; the answer comes in the same encoding. ' +
+        'Limits as for /api/v1/events. No function key: the tenant key alone.',
+      tags: ['ingest'],
+      security: [{ tenantKey: [] }],
+      requestBody: {
+        content: {
+          'application/x-protobuf': { schema: z.string().meta({ description: 'ExportLogsServiceRequest' }) },
+          'application/json': { schema: ExportLogsRequestSchema },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'Accepted; `partialSuccess` counts the rejected records and says why',
+          content: {
+            'application/json': { schema: ExportLogsResponseSchema },
+            'application/x-protobuf': {
+              schema: z.string().meta({ description: 'ExportLogsServiceResponse' }),
+            },
+          },
+        },
+        ...Object.fromEntries(
+          (
+            [
+              ['400', 'A body that cannot be decoded (not retried)'],
+              ['401', 'No key, or an unknown one'],
+              ['403', 'A disabled tenant'],
+              ['413', 'Over a limit (body, inflated body, records per request)'],
+              ['415', 'Content-Type or Content-Encoding not accepted'],
+              ['503', 'Event Hubs or Table storage unavailable: resend after Retry-After'],
+            ] as const
+          ).map(([status, description]) => [
+            status,
+            {
+              description,
+              content: {
+                'application/json': { schema: StatusSchema },
+                'application/x-protobuf': { schema: z.string().meta({ description: 'google.rpc.Status' }) },
+              },
+            },
+          ]),
+        ),
       },
     }),
   },

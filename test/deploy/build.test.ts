@@ -55,6 +55,7 @@ describe('the deployable build', () => {
       'metrics',
       'notify',
       'openapi',
+      'otlpLogs',
       'postPackage',
       'putConfig',
       'queryEvents',

@@ -3,6 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { DiagLogLevel, diag, ROOT_CONTEXT, trace } from '@opentelemetry/api';
+import { SeverityNumber } from '@opentelemetry/api-logs';
+import { OTLPLogExporter as JsonLogExporter } from '@opentelemetry/exporter-logs-otlp-http';
+import { OTLPLogExporter as ProtobufLogExporter } from '@opentelemetry/exporter-logs-otlp-proto';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { BatchLogRecordProcessor, LoggerProvider } from '@opentelemetry/sdk-logs';
 import { Analytics } from '@segment/analytics-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureDevTenant } from '../../dev/tenant.js';
@@ -25,7 +31,13 @@ let stack: TestStack;
 
 beforeAll(async () => {
   stack = await startTestStack({
-    modules: ['functions/segment.ts', 'functions/land.ts', 'functions/main.ts', 'functions/curate.ts'],
+    modules: [
+      'functions/segment.ts',
+      'functions/otlpLogs.ts',
+      'functions/land.ts',
+      'functions/main.ts',
+      'functions/curate.ts',
+    ],
     without: ['cosmos'],
     settings: { TELEMETRY_DEV_KEY: devKey, MAIN_SCHEDULE: '*/1 * * * * *', CONFIG_CACHE_SECONDS: '0' },
     adjustHostJson: (h) => {
@@ -240,6 +252,179 @@ describe('Segment HTTP Tracking API', () => {
   });
 });
 
+/** Raw lines of the tenant whose data.attributes.test is `marker`, once `count` have landed. */
+async function landedLogs(marker: string, count: number): Promise<Line[]> {
+  return until(
+    `${count} log records of ${marker} in the raw zone`,
+    async () => {
+      const lines = (await rawLines()).filter(
+        (l) => (l.data as { attributes?: { test?: string } } | undefined)?.attributes?.test === marker,
+      );
+      return lines.length >= count ? lines : undefined;
+    },
+    30_000,
+  );
+}
+
+describe('OTLP/HTTP logs', () => {
+  const traceId = '0af7651916cd43dd8448eb211c80319c';
+  const spanId = 'b7ad6b7169203331';
+  const sec = Math.floor(Date.now() / 1000) - 120;
+  const warnings: string[] = [];
+  diag.setLogger(
+    {
+      error: (...a: unknown[]) => warnings.push(`error ${a.join(' ')}`),
+      warn: (...a: unknown[]) => warnings.push(a.join(' ')),
+      info: () => {},
+      debug: () => {},
+      verbose: () => {},
+    },
+    DiagLogLevel.WARN,
+  );
+
+  /** Sends records through the SDK (LoggerProvider, batch processor, exporter) and flushes. */
+  async function emit(exporter: JsonLogExporter | ProtobufLogExporter, marker: string) {
+    const provider = new LoggerProvider({
+      resource: resourceFromAttributes({
+        'service.name': 'checkout',
+        'service.version': '1.2.3',
+        'host.id': 'host-1',
+        'os.type': 'linux',
+      }),
+      processors: [new BatchLogRecordProcessor({ exporter })],
+    });
+    const logger = provider.getLogger('protocols-test');
+    const context = trace.setSpanContext(ROOT_CONTEXT, { traceId, spanId, traceFlags: 1 });
+    logger.emit({
+      timestamp: [sec, 123_456_789],
+      severityNumber: SeverityNumber.WARN,
+      severityText: 'WARN',
+      body: { msg: 'disk almost full', free: 12, big: 2 ** 60 },
+      attributes: { 'event.name': 'disk.full', test: marker, ratio: 0.25 },
+      context,
+    });
+    logger.emit({
+      eventName: 'checkout.done',
+      timestamp: [sec + 1, 5],
+      body: 'paid',
+      attributes: { test: marker },
+    });
+    // Eight days old: refused, and reported back as a partial success.
+    logger.emit({ timestamp: [sec - 8 * 86_400, 0], body: 'stale', attributes: { test: marker } });
+    await provider.forceFlush();
+    await provider.shutdown();
+  }
+
+  for (const [label, Exporter] of [
+    ['JSON', JsonLogExporter],
+    ['protobuf', ProtobufLogExporter],
+  ] as const) {
+    it(`takes records from the ${label} exporter with an endpoint and a key, and reports a partial rejection`, async () => {
+      warnings.length = 0;
+      const marker = `otlp-${label}`;
+      await emit(
+        new Exporter({
+          url: `${stack.url}/api/v1/otlp/v1/logs`,
+          headers: { authorization: `Bearer ${devKey}` },
+        }),
+        marker,
+      );
+      // The exporter logs the partialSuccess it decoded (int64 is a string in JSON, a number from protobuf).
+      expect(warnings).toEqual([
+        `Received Partial Success response: {"rejectedLogRecords":${label === 'JSON' ? '"1"' : '1'},"errorMessage":"1 of 3 log records rejected: record 2: TIME_TOO_OLD at time: time is more than 7 days before the server time: the event is too old to accept"}`,
+      ]);
+      const lines = (await landedLogs(marker, 2)).sort((a, b) =>
+        String(a.time).localeCompare(String(b.time)),
+      );
+      const core = {
+        deviceId: p.pseudonym('host-1'),
+        os: 'linux',
+        app: 'checkout',
+        appVersion: '1.2.3',
+        userKind: 'external',
+      };
+      const nanos = (s: number, ns: number) => `${s}${String(ns).padStart(9, '0')}`;
+      expect(lines.map(envelope)).toEqual([
+        {
+          id: lines[0]!.id,
+          name: 'disk.full',
+          time: new Date(sec * 1000 + 123).toISOString(),
+          tenant: 'dev',
+          receivedAt: lines[0]!.receivedAt,
+          core,
+          data: {
+            // An int64 past 2^53 stays exact as a decimal string (protobuf); JSON carried a number.
+            body: {
+              msg: 'disk almost full',
+              free: 12,
+              big: label === 'JSON' ? 2 ** 60 : '1152921504606846976',
+            },
+            severityNumber: 13,
+            severityText: 'WARN',
+            traceId,
+            spanId,
+            timeUnixNano: nanos(sec, 123_456_789),
+            observedTimeUnixNano: (lines[0]!.data as { observedTimeUnixNano: string }).observedTimeUnixNano,
+            attributes: { 'event.name': 'disk.full', test: marker, ratio: 0.25 },
+            scope: 'protocols-test',
+          },
+        },
+        {
+          id: lines[1]!.id,
+          name: 'checkout.done',
+          time: new Date((sec + 1) * 1000).toISOString(),
+          tenant: 'dev',
+          receivedAt: lines[1]!.receivedAt,
+          core,
+          data: {
+            body: 'paid',
+            timeUnixNano: nanos(sec + 1, 5),
+            observedTimeUnixNano: (lines[1]!.data as { observedTimeUnixNano: string }).observedTimeUnixNano,
+            attributes: { test: marker },
+            scope: 'protocols-test',
+          },
+        },
+      ]);
+      // Server-assigned ids from the content: a resent record maps to the same id.
+      for (const l of lines) expect(l.id).toMatch(/^s[0-9a-f]{32}$/);
+      for (const l of lines)
+        expect((l.data as { observedTimeUnixNano: string }).observedTimeUnixNano).toMatch(/^\d{19}$/);
+    });
+  }
+
+  it('answers errors as google.rpc.Status in the request encoding; 415 for other types', async () => {
+    const post = (type: string, body: string | Uint8Array, key = devKey) =>
+      fetch(`${stack.url}/api/v1/otlp/v1/logs`, {
+        method: 'POST',
+        headers: { 'content-type': type, authorization: `Bearer ${key}` },
+        body,
+      });
+    let r = await post('application/json', '{"resourceLogs": [');
+    expect([r.status, r.headers.get('content-type'), ((await r.json()) as { code: number }).code]).toEqual([
+      400,
+      'application/json',
+      3,
+    ]);
+    r = await post('application/x-protobuf', new Uint8Array([0x0a, 0xff, 0xff]));
+    expect([r.status, r.headers.get('content-type')]).toEqual([400, 'application/x-protobuf']);
+    // google.rpc.Status: field 1 (code) = 3, then field 2 (message), which starts with the stable code.
+    const status = Buffer.from(await r.arrayBuffer());
+    expect([status[0], status[1], status[2]]).toEqual([0x08, 3, 0x12]);
+    expect(status.subarray(4).toString()).toMatch(
+      /^BODY_MALFORMED: The body is not a protobuf ExportLogsServiceRequest/,
+    );
+    r = await post('application/json', '{}', 'not-a-key');
+    expect([r.status, await r.json()]).toEqual([
+      401,
+      { code: 16, message: 'AUTH_INVALID: The API key is not known: check it or ask for a new one' },
+    ]);
+    r = await post('text/plain', '{}');
+    expect(r.status).toBe(415);
+    r = await post('application/json', '{}');
+    expect([r.status, await r.json()]).toEqual([200, {}]);
+  });
+});
+
 describe('the curated zone', () => {
   it('gets every accepted event of both protocols once, typed, read back by DuckDB', async () => {
     const ids = ['seg-browser-1', 'seg-identify-1', 'seg-page-1', 'seg-track-1'];
@@ -247,12 +432,29 @@ describe('the curated zone', () => {
       'curate to write the protocol events',
       async () => {
         const r = await curatedRows();
-        return ids.every((id) => r.some((row) => row.id === id)) ? r : undefined;
+        const otlp = r.filter((row) => row.app === 'checkout');
+        return ids.every((id) => r.some((row) => row.id === id)) && otlp.length >= 4 ? r : undefined;
       },
       150_000,
     );
+    const host = p.pseudonym('host-1');
+    const otlp = rows
+      .filter((row) => row.app === 'checkout')
+      .map((row) => [
+        row.name,
+        row.device_id,
+        row.user_id,
+        (JSON.parse(row.data as string) as { attributes: { test: string } }).attributes.test,
+      ])
+      .sort();
+    expect(otlp).toEqual([
+      ['checkout.done', host, null, 'otlp-JSON'],
+      ['checkout.done', host, null, 'otlp-protobuf'],
+      ['disk.full', host, null, 'otlp-JSON'],
+      ['disk.full', host, null, 'otlp-protobuf'],
+    ]);
     const user = p.pseudonym('seg-user');
-    expect(rows).toEqual([
+    expect(rows.filter((row) => row.app !== 'checkout')).toEqual([
       {
         id: 'seg-browser-1',
         name: 'signup',
