@@ -8,9 +8,6 @@ import { envelopeName } from '../ingest/eventName.js';
  * or Longs, divided exactly into milliseconds.
  */
 
-/** An int64 as either encoding gives it: a Long (protobuf), a decimal string or a number (JSON). */
-type Int64 = { toString(): string; low: number; high: number } | string | number;
-
 export interface LogsOptions {
   /** The record attribute that names the event when the record has no `eventName`. */
   nameAttribute: string;
@@ -29,9 +26,11 @@ function int64Text(v: unknown): string | undefined {
   if (typeof v === 'string') s = v;
   else if (typeof v === 'number') s = Number.isInteger(v) ? BigInt(v).toString() : '';
   else if (typeof v === 'object' && 'low' in v && 'high' in v) {
-    const l = v as { low: number; high: number };
+    const l = v as { low: number; high: number; unsigned?: boolean };
     if (l.low === 0 && l.high === 0) return undefined;
-    s = (v as Int64).toString();
+    // Exact through BigInt, and several times faster than Long#toString.
+    const bits = (BigInt(l.high >>> 0) << 32n) | BigInt(l.low >>> 0);
+    s = (l.unsigned ? bits : BigInt.asIntN(64, bits)).toString();
   } else return undefined;
   return /^-?\d+$/.test(s) && !/^-?0+$/.test(s) ? s : undefined;
 }
