@@ -5,6 +5,8 @@
  * - events/s through the ingest handler into an in-process sink, and its ratio to the reference
  *   (the two are measured in alternating rounds, so load from other processes hits both alike);
  * - events/s through the package path (POST /v1/packages) into the same sink, same ratio;
+ * - events/s through the protocol routes (Segment batches, OTLP/HTTP logs in JSON and protobuf) on
+ *   the same events into the same sink, with their ratio to the reference and to the handler;
  * - the CPU cost per KiB sent of the hostile inputs of issue 11 (bombs, padding, a gateway);
  * - events/s end to end: POST /api/v1/events over real HTTP through the local Functions host into
  *   the local Event Hubs endpoint, driven by autocannon (skip with BENCH_E2E=0).
@@ -20,12 +22,16 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { freePorts, startStack } from '../dev/stack.js';
 import { ensureDevTenant } from '../dev/tenant.js';
+import type { BodyItem } from '../lib/ingest/body.js';
 import { compileBlocklist, compileSampling } from '../lib/ingest/eventRules.js';
 import { ingestPackage } from '../lib/ingest/package.js';
 import type { TenantRules } from '../lib/ingest/pipeline.js';
 import { compilePolicy, pseudonymizerFor } from '../lib/ingest/privacy.js';
 import type { Publisher } from '../lib/ingest/publisher.js';
-import { ingestEvents } from '../lib/ingest/request.js';
+import { ingestEvents, publishEvents } from '../lib/ingest/request.js';
+import { ExportLogsServiceRequest } from '../lib/otlp/codec.js';
+import { type OtlpEncoding, readOtlpLogs } from '../lib/otlp/request.js';
+import { readSegment, segmentLimits } from '../lib/segment/request.js';
 import { services } from '../lib/services/index.js';
 import { tenantStores } from '../lib/tenants/index.js';
 import { defaultLimits } from '../test/helpers/limits.js';
@@ -62,6 +68,18 @@ const names = [
 const oses = ['Android', 'iOS', 'Windows', 'macOS'];
 const pick = <T>(list: readonly T[]): T => list[Math.floor(Math.random() * list.length)]!;
 const hex = (n: number) => randomUUID().replace(/-/g, '').slice(0, n);
+
+interface BenchEvent {
+  id: string;
+  name: string;
+  time: string;
+  core: Record<
+    'deviceId' | 'userId' | 'sessionId' | 'os' | 'osVersion' | 'app' | 'appVersion' | 'locale',
+    string
+  >;
+  data: Record<string, unknown>;
+  custom: Record<string, string>;
+}
 
 /** One SDK flush: a device's batch, events in time order, mixed names and data models. */
 function request(now: number): unknown[] {
@@ -126,6 +144,7 @@ const bodies = Array.from({ length: DISTINCT_REQUESTS }, () =>
   gzipSync(JSON.stringify(request(now)), { level: 6 }),
 );
 const avgGz = bodies.reduce((n, b) => n + b.length, 0) / bodies.length;
+const avgSize = (list: Buffer[]) => list.reduce((n, b) => n + b.length, 0) / list.length;
 const avgRaw = bodies.reduce((n, b) => n + gunzipSync(b).length, 0) / bodies.length;
 
 /**
@@ -180,6 +199,118 @@ async function* streamed(buf: Buffer): AsyncGenerator<Uint8Array> {
   for (let i = 0; i < buf.length; i += 64 * 1024) yield buf.subarray(i, i + 64 * 1024);
 }
 
+/** The same requests as Segment batches: each event a track call, as analytics-node sends them. */
+const segmentBodies = bodies.map((body) => {
+  const events = JSON.parse(gunzipSync(body).toString()) as BenchEvent[];
+  const batch = events.map((e) => ({
+    type: 'track',
+    messageId: e.id,
+    anonymousId: e.core.deviceId,
+    userId: e.core.userId,
+    event: e.name,
+    properties: e.data,
+    timestamp: e.time,
+    context: {
+      os: { name: e.core.os, version: e.core.osVersion },
+      app: { name: e.core.app, version: e.core.appVersion },
+      locale: e.core.locale,
+      library: { name: '@segment/analytics-node', version: '3.1.0' },
+    },
+  }));
+  return gzipSync(JSON.stringify({ batch, sentAt: new Date().toISOString() }), { level: 6 });
+});
+
+/** The same requests as OTLP logs: one resource (the device), each event a record named by event.name. */
+function otlpRequest(events: BenchEvent[]) {
+  const attr = (key: string, value: unknown) => ({
+    key,
+    value:
+      typeof value === 'number'
+        ? Number.isInteger(value)
+          ? { intValue: value }
+          : { doubleValue: value }
+        : typeof value === 'boolean'
+          ? { boolValue: value }
+          : { stringValue: String(value) },
+  });
+  const c = events[0]!.core;
+  return {
+    resourceLogs: [
+      {
+        resource: {
+          attributes: [
+            attr('device.id', c.deviceId),
+            attr('user.id', c.userId),
+            attr('service.name', c.app),
+            attr('service.version', c.appVersion),
+            attr('os.type', c.os),
+            attr('os.version', c.osVersion),
+          ],
+        },
+        scopeLogs: [
+          {
+            scope: { name: 'bench' },
+            logRecords: events.map((e) => ({
+              timeUnixNano: `${Date.parse(e.time)}000000`,
+              severityNumber: 9,
+              body: { kvlistValue: { values: Object.entries(e.data).map(([k, v]) => attr(k, v)) } },
+              attributes: [
+                // Log records carry the OTLP shape in data (body, attributes), not a data model's.
+                attr('event.name', `log.${e.name}`),
+                ...Object.entries(e.custom).map(([k, v]) => attr(k, v)),
+              ],
+            })),
+          },
+        ],
+      },
+    ],
+  };
+}
+const otlpJsonBodies = bodies.map((body) =>
+  gzipSync(JSON.stringify(otlpRequest(JSON.parse(gunzipSync(body).toString()) as BenchEvent[])), {
+    level: 6,
+  }),
+);
+const otlpProtobufBodies = bodies.map((body) =>
+  gzipSync(
+    ExportLogsServiceRequest.encode(
+      otlpRequest(JSON.parse(gunzipSync(body).toString()) as BenchEvent[]),
+    ).finish(),
+    { level: 6 },
+  ),
+);
+const segmentHeaders = new Headers({ 'content-type': 'application/json', 'content-encoding': 'gzip' });
+const otlpHeaders = (encoding: OtlpEncoding) =>
+  new Headers({
+    'content-type': encoding === 'json' ? 'application/json' : 'application/x-protobuf',
+    'content-encoding': 'gzip',
+  });
+const ingestDeps = { publisher: sink, clock: Date.now, limits: defaultLimits, deadlineMs: 5000 };
+
+/** What the protocol handlers do after the key check (lib/http/segment.ts, lib/http/otlp.ts). */
+async function protocol(
+  read: () => Promise<{ items: BodyItem[]; escapeFree: boolean }>,
+  limits = defaultLimits,
+) {
+  const now = Date.now();
+  const payload = await read();
+  const outcome = await publishEvents(payload.items, rules, ingestDeps, {
+    now,
+    limits,
+    escapeFree: payload.escapeFree,
+  });
+  if (outcome.accepted !== EVENTS_PER_REQUEST)
+    throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
+}
+const otlp = (encoding: OtlpEncoding) => (body: Buffer) =>
+  protocol(() =>
+    readOtlpLogs({ headers: otlpHeaders(encoding), body: once(body) }, encoding, defaultLimits, {
+      nameAttribute: 'event.name',
+      receivedAt: Date.now(),
+    }),
+  );
+const segmentRouteLimits = segmentLimits(defaultLimits);
+
 const figures = {
   reference: async (body: Buffer) => {
     JSON.parse(gunzipSync(body).toString('utf8'));
@@ -194,6 +325,14 @@ const figures = {
     if (outcome.accepted !== EVENTS_PER_REQUEST)
       throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
   },
+  segment: (body: Buffer) =>
+    protocol(
+      () =>
+        readSegment({ headers: segmentHeaders, body: once(body) }, 'batch', segmentRouteLimits, Date.now()),
+      segmentRouteLimits,
+    ),
+  otlpJson: otlp('json'),
+  otlpProtobuf: otlp('protobuf'),
   package: async (body: Buffer) => {
     const { stats } = await ingestPackage({ headers: packageHeaders, body: streamed(body) }, rules, {
       publisher: sink,
@@ -213,14 +352,22 @@ type Figure = keyof typeof figures;
 const eventsPer: Record<Figure, number> = {
   reference: EVENTS_PER_REQUEST,
   handler: EVENTS_PER_REQUEST,
+  segment: EVENTS_PER_REQUEST,
+  otlpJson: EVENTS_PER_REQUEST,
+  otlpProtobuf: EVENTS_PER_REQUEST,
   package: PACKAGE_EVENTS,
 };
-const inputs: Record<Figure, Buffer[]> = { reference: bodies, handler: bodies, package: packages };
-const totals: Record<Figure, { requests: number; seconds: number; cpuMicros: number }> = {
-  reference: { requests: 0, seconds: 0, cpuMicros: 0 },
-  handler: { requests: 0, seconds: 0, cpuMicros: 0 },
-  package: { requests: 0, seconds: 0, cpuMicros: 0 },
+const inputs: Record<Figure, Buffer[]> = {
+  reference: bodies,
+  handler: bodies,
+  segment: segmentBodies,
+  otlpJson: otlpJsonBodies,
+  otlpProtobuf: otlpProtobufBodies,
+  package: packages,
 };
+const totals = Object.fromEntries(
+  Object.keys(figures).map((f) => [f, { requests: 0, seconds: 0, cpuMicros: 0 }]),
+) as Record<Figure, { requests: number; seconds: number; cpuMicros: number }>;
 
 /** Runs one figure for `seconds`, adding to its totals. */
 async function round(figure: Figure, seconds: number): Promise<void> {
@@ -252,17 +399,27 @@ console.log(
 for (let i = 0; i < 20; i++)
   for (const [f, run] of Object.entries(figures))
     await run(inputs[f as Figure][i % inputs[f as Figure].length]!);
-// The handler alternates with the reference, then the package path does: a package round leaves
-// garbage and threadpool work of its own, which would otherwise land in the handler's rounds.
-for (const figure of ['handler', 'package'] as const) {
-  for (let r = 0; r < ROUNDS; r++) {
+// The handler and the protocol routes alternate with the reference (and each other), then the
+// package path does: a package round leaves garbage and threadpool work of its own, which would
+// otherwise land in the handler's rounds.
+for (let r = 0; r < ROUNDS; r++) {
+  for (const figure of ['handler', 'segment', 'otlpJson', 'otlpProtobuf'] as const) {
     await round('reference', SECONDS / ROUNDS / 2);
     await round(figure, SECONDS / ROUNDS);
   }
 }
+for (let r = 0; r < ROUNDS; r++) {
+  await round('reference', SECONDS / ROUNDS / 2);
+  await round('package', SECONDS / ROUNDS);
+}
 const reference = eventsPerSecond('reference');
 const handler = eventsPerSecond('handler');
 const packageRate = eventsPerSecond('package');
+const protocolRates = {
+  segment: eventsPerSecond('segment'),
+  otlpJson: eventsPerSecond('otlpJson'),
+  otlpProtobuf: eventsPerSecond('otlpProtobuf'),
+};
 
 interface E2eResult {
   requestsPerSecond: number;
@@ -458,6 +615,24 @@ const rows: [string, number, string, string][] = [
   ['reference: gunzip + JSON.parse (1 thread)', reference, '100%', cpuPerEvent('reference').toFixed(2)],
   ['handler: ingestEvents -> in-process sink', handler, ratio(handler), cpuPerEvent('handler').toFixed(2)],
   [
+    'segment: Segment batch (track) -> sink',
+    protocolRates.segment,
+    ratio(protocolRates.segment),
+    cpuPerEvent('segment').toFixed(2),
+  ],
+  [
+    'otlp json: OTLP/HTTP logs (JSON) -> sink',
+    protocolRates.otlpJson,
+    ratio(protocolRates.otlpJson),
+    cpuPerEvent('otlpJson').toFixed(2),
+  ],
+  [
+    'otlp protobuf: OTLP/HTTP logs (protobuf) -> sink',
+    protocolRates.otlpProtobuf,
+    ratio(protocolRates.otlpProtobuf),
+    cpuPerEvent('otlpProtobuf').toFixed(2),
+  ],
+  [
     `package: ingestPackage (${PACKAGE_EVENTS / 1000}k-event files) -> sink`,
     packageRate,
     ratio(packageRate),
@@ -487,6 +662,12 @@ console.log(
     `${ROUNDS} alternating rounds, ${SECONDS}s per figure. ` +
     'The handler compresses packs on the libuv threadpool (a second core when one is free); ' +
     `CPU µs/event counts every thread of this process. Events through the sink: ${fmt(sunk)}`,
+);
+const vsHandler = (rate: number) => `${((rate / handler) * 100).toFixed(1)}%`;
+console.log(
+  `protocols / handler (target >= 80%): segment ${vsHandler(protocolRates.segment)}, otlp json ${vsHandler(protocolRates.otlpJson)}, ` +
+    `otlp protobuf ${vsHandler(protocolRates.otlpProtobuf)}; payloads: the same events as ${fmt(avgSize(segmentBodies) / 1024)} KiB ` +
+    `gzip Segment batches, ${fmt(avgSize(otlpJsonBodies) / 1024)} KiB gzip OTLP JSON, ${fmt(avgSize(otlpProtobufBodies) / 1024)} KiB gzip OTLP protobuf`,
 );
 if (e2e) {
   console.log(

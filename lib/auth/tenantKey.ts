@@ -10,13 +10,29 @@ export async function authenticateTenant(
   headers: HeaderSource,
   store: Pick<TenantStore, 'tenantForKey'>,
 ): Promise<TenantAuth> {
-  const key = apiKeyFrom(headers);
+  return authenticateTenantKey(
+    { key: apiKeyFrom(headers), howToSend: 'in "Authorization: Bearer <key>" or "x-api-key"' },
+    store,
+  );
+}
+
+/** A tenant key as a route reads it, and where that route wants it (for the 401 that asks for it). */
+export interface PresentedKey {
+  key: string | undefined;
+  howToSend: string;
+}
+
+/** The tenant key check, for a key found wherever the route takes it (a header, a write key). */
+export async function authenticateTenantKey(
+  { key, howToSend }: PresentedKey,
+  store: Pick<TenantStore, 'tenantForKey'>,
+): Promise<TenantAuth> {
   if (!key) {
     return {
       ok: false,
       status: 401,
       code: 'AUTH_REQUIRED',
-      message: 'Send your tenant API key in "Authorization: Bearer <key>" or "x-api-key"',
+      message: `Send your tenant API key ${howToSend}`,
     };
   }
   const tenant = await store.tenantForKey(key);

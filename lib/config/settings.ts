@@ -52,6 +52,8 @@ export const SettingsSchema = z.object({
    * the state they belong to; main's run removes what is older, an hour at a time.
    */
   RAW_RETENTION_DAYS: int(1, 36500).default(365),
+  /** The OTLP log record attribute that names an event when the record has no `eventName`. */
+  OTLP_EVENT_NAME_ATTRIBUTE: z.string().min(1).max(256).default('event.name'),
   /** Days the statistics of an uploaded package are kept (GET /v1/packages/{id}). */
   PACKAGE_RETENTION_DAYS: int(1, 3650).default(30),
   /** How long tenant config and keys are cached in memory, in seconds. */

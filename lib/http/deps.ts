@@ -17,6 +17,7 @@ export interface HttpDeps {
     PRIVACY_SECRET: string;
     TELEMETRY_ADMIN_KEY?: string;
     INGEST_MAX_PACKAGE_BYTES: number;
+    OTLP_EVENT_NAME_ATTRIBUTE: string;
   };
 }
 

@@ -1,5 +1,5 @@
 import { deniedResponse } from '../auth/apiKey.js';
-import { authenticateTenant } from '../auth/tenantKey.js';
+import { authenticateTenant, authenticateTenantKey, type PresentedKey } from '../auth/tenantKey.js';
 import type { TenantRules } from '../ingest/pipeline.js';
 import { tenantRules } from '../ingest/rules.js';
 import type { Tenant } from '../tenants/store.js';
@@ -8,13 +8,20 @@ import type { ApiRequest } from './request.js';
 import type { JsonResponse } from './responses.js';
 import { fromStorage } from './storage.js';
 
-/** The caller's tenant from its key, or the 401/403 answer. */
+/**
+ * The caller's tenant from its key (from the headers, or `presented` where the route reads it
+ * elsewhere), or the 401/403 answer.
+ */
 export async function callerTenant(
   request: ApiRequest,
   deps: HttpDeps,
+  presented?: PresentedKey,
 ): Promise<{ tenant: Tenant } | { denied: JsonResponse }> {
   const auth = await fromStorage(
-    () => authenticateTenant(request.headers, deps.stores.tenants),
+    () =>
+      presented
+        ? authenticateTenantKey(presented, deps.stores.tenants)
+        : authenticateTenant(request.headers, deps.stores.tenants),
     deps.ingest.deadlineMs,
   );
   return auth.ok ? { tenant: auth.tenant } : { denied: deniedResponse(auth) };
@@ -24,8 +31,9 @@ export async function callerTenant(
 export async function callerRules(
   request: ApiRequest,
   deps: HttpDeps,
+  presented?: PresentedKey,
 ): Promise<{ rules: TenantRules } | { denied: JsonResponse }> {
-  const caller = await callerTenant(request, deps);
+  const caller = await callerTenant(request, deps, presented);
   if ('denied' in caller) return caller;
   return {
     rules: await fromStorage(

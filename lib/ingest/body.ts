@@ -235,21 +235,7 @@ export function parseBody(
     if (items.length === 0) throw noEvents();
     return items;
   }
-  if (!utf8) {
-    throw new IngestError(
-      'BODY_NOT_UTF8',
-      'The body is not valid UTF-8: encode it as UTF-8 (nothing was read, because decoding invalid bytes would change the data)',
-    );
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    throw new IngestError(
-      'BODY_MALFORMED',
-      `The body is not valid JSON: ${printable((err as Error).message)}`,
-    );
-  }
+  const parsed = parseJson(body, utf8);
   const events = Array.isArray(parsed)
     ? parsed
     : parsed !== null && typeof parsed === 'object' && Array.isArray((parsed as { events?: unknown }).events)
@@ -261,6 +247,27 @@ export function parseBody(
   if (events.length > limits.maxEvents) throw tooMany(limits.maxEvents);
   if (events.length === 0) throw noEvents();
   return events.map((value) => ({ value }));
+}
+
+/**
+ * A whole body parsed as one JSON value. A body that is not UTF-8 is refused before parsing
+ * (decoding would replace its bytes and change the data); `utf8` says it is already known to be.
+ */
+export function parseJson(body: Buffer, utf8 = isUtf8(body)): unknown {
+  if (!utf8) {
+    throw new IngestError(
+      'BODY_NOT_UTF8',
+      'The body is not valid UTF-8: encode it as UTF-8 (nothing was read, because decoding invalid bytes would change the data)',
+    );
+  }
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch (err) {
+    throw new IngestError(
+      'BODY_MALFORMED',
+      `The body is not valid JSON: ${printable((err as Error).message)}`,
+    );
+  }
 }
 
 function noEvents(): IngestError {

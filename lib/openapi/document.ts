@@ -8,6 +8,7 @@ import { ReplaySchema } from '../main/control.js';
 import { ReplayRequestSchema } from '../main/replay.js';
 import { StatusReportSchema } from '../main/status.js';
 import { MetricDefinitionSchema } from '../metrics/definition.js';
+import { ExportLogsRequestSchema, ExportLogsResponseSchema, StatusSchema } from '../otlp/schema.js';
 import {
   AlertsPageSchema,
   AlertsQuerySchema,
@@ -20,6 +21,7 @@ import {
   UserLookupSchema,
 } from '../query/schemas.js';
 import { dataModels, EnvelopeSchema } from '../schema/index.js';
+import { SEGMENT_ROUTES, SegmentBatchSchema, SegmentMessageSchema } from '../segment/schema.js';
 import { DynamicConfigSchema } from '../tenants/config.js';
 
 /**
@@ -113,6 +115,8 @@ const functionKey: Security = [
   { functionKeyQuery: [], tenantKey: [] },
 ];
 const tenantOrAdmin: Security = [{ tenantKey: [] }, { adminKey: [] }];
+// The protocol routes take no function key (the SDKs cannot send one): the tenant key alone.
+const segmentKey: Security = [{ segmentWriteKey: [] }, { tenantKey: [] }, {}];
 const admin: Security = [{ adminKey: [] }];
 const auth = {
   '401': problem('No key, or an unknown one'),
@@ -176,6 +180,90 @@ const paths: ZodOpenApiPathsObject = {
         '200': json(EventsPageSchema, 'A page of events'),
         '400': problem('Bad parameters'),
         ...auth,
+      },
+    }),
+  },
+  '/api/v1/segment/v1/{kind}': {
+    post: op({
+      operationId: 'segment',
+      summary:
+        "Segment's HTTP Tracking API: a batch (batch, import, b) or one message (track, t, identify, i, page, p, screen, s, group, g, alias, a)",
+      description:
+        'The write key is a tenant key: the user name of HTTP Basic auth, or `writeKey` in the body (the ' +
+        'empty security alternative). JSON is read whatever Content-Type says; gzip is accepted. Limits: 500 KB ' +
+        'per request, 32 KB per event.',
+      tags: ['ingest'],
+      security: segmentKey,
+      requestParams: {
+        path: z.object({ kind: z.enum(Object.keys(SEGMENT_ROUTES) as [string, ...string[]]) }),
+      },
+      requestBody: {
+        content: {
+          'application/json': { schema: z.union([SegmentBatchSchema, SegmentMessageSchema]) },
+          'text/plain': { schema: z.union([SegmentBatchSchema, SegmentMessageSchema]) },
+        },
+      },
+      responses: {
+        '200': json(
+          OutcomeSchema.extend({ success: z.literal(true) }),
+          'Accepted (messages listed in `errors` were not)',
+        ),
+        '400': json(
+          OutcomeSchema.extend({ success: z.literal(false) }).or(ErrorSchema),
+          'Nothing accepted, or a body that is not JSON, is over a limit or is not gzip as declared',
+        ),
+        ...auth,
+        '404': problem('No such Segment route'),
+        '503': problem('Event Hubs or Table storage unavailable: resend after Retry-After'),
+      },
+    }),
+  },
+  '/api/v1/otlp/v1/logs': {
+    post: op({
+      operationId: 'otlpLogs',
+      summary: 'OTLP/HTTP logs (opentelemetry-proto v1.11.0): each log record becomes an event',
+      description:
+        'Protobuf (application/x-protobuf) or JSON, optionally gzip; the answer comes in the same encoding. ' +
+        'Limits as for /api/v1/events. No function key: the tenant key alone.',
+      tags: ['ingest'],
+      security: [{ tenantKey: [] }],
+      requestBody: {
+        content: {
+          'application/x-protobuf': { schema: z.string().meta({ description: 'ExportLogsServiceRequest' }) },
+          'application/json': { schema: ExportLogsRequestSchema },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'Accepted; `partialSuccess` counts the rejected records and says why',
+          content: {
+            'application/json': { schema: ExportLogsResponseSchema },
+            'application/x-protobuf': {
+              schema: z.string().meta({ description: 'ExportLogsServiceResponse' }),
+            },
+          },
+        },
+        ...Object.fromEntries(
+          (
+            [
+              ['400', 'A body that cannot be decoded (not retried)'],
+              ['401', 'No key, or an unknown one'],
+              ['403', 'A disabled tenant'],
+              ['413', 'Over a limit (body, inflated body, records per request)'],
+              ['415', 'Content-Type or Content-Encoding not accepted'],
+              ['503', 'Event Hubs or Table storage unavailable: resend after Retry-After'],
+            ] as const
+          ).map(([status, description]) => [
+            status,
+            {
+              description,
+              content: {
+                'application/json': { schema: StatusSchema },
+                'application/x-protobuf': { schema: z.string().meta({ description: 'google.rpc.Status' }) },
+              },
+            },
+          ]),
+        ),
       },
     }),
   },
@@ -458,6 +546,11 @@ export function openApiDocument() {
           type: 'http',
           scheme: 'bearer',
           description: "A tenant's API key (also accepted as `x-api-key`); the tenant comes from the key",
+        },
+        segmentWriteKey: {
+          type: 'http',
+          scheme: 'basic',
+          description: 'A tenant key as the Segment write key: the user name, with an empty password',
         },
         adminKey: {
           type: 'http',

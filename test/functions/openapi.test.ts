@@ -62,6 +62,7 @@ describe('OpenAPI document', () => {
       'adminKey',
       'functionKey',
       'functionKeyQuery',
+      'segmentWriteKey',
       'tenantKey',
     ]);
   });

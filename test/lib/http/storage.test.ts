@@ -41,6 +41,7 @@ describe('Table storage unavailable', () => {
       settings: {
         PRIVACY_SECRET: 'storage-test-privacy-secret-0123456789',
         INGEST_MAX_PACKAGE_BYTES: 1 << 20,
+        OTLP_EVENT_NAME_ATTRIBUTE: 'event.name',
       },
     };
     const logged: unknown[][] = [];
