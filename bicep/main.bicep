@@ -274,6 +274,7 @@ module functionApp 'modules/functionapp.bicep' = {
       APPLICATIONINSIGHTS_CONNECTION_STRING: monitoring.outputs.connectionString
       APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${clientId};Authorization=AAD'
       MAIN_SCHEDULE: mainSchedule
+      RAW_RETENTION_DAYS: string(rawRetentionDays)
       TELEMETRY_ADMIN_KEY: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.TELEMETRY_ADMIN_KEY})'
       PRIVACY_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.PRIVACY_SECRET})'
       WEBHOOK_SIGNING_SECRET: '@Microsoft.KeyVault(VaultName=${keyVaultName};SecretName=${secretNames.WEBHOOK_SIGNING_SECRET})'

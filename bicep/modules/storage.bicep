@@ -103,7 +103,9 @@ resource lake 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   }
 
   // Raw blocks are read by the pipelines within minutes and then only by replays: cool after
-  // rawCoolAfterDays, deleted after rawRetentionDays (curated Parquet is left alone).
+  // rawCoolAfterDays. The app removes blocks, sidecars and their index entries past
+  // RAW_RETENTION_DAYS itself (so the index never names a deleted block); this rule deletes a day
+  // later, for dead letters and anything the app left (curated Parquet is left alone).
   resource lifecycle 'managementPolicies' = {
     name: 'default'
     properties: {
@@ -121,7 +123,7 @@ resource lake 'Microsoft.Storage/storageAccounts@2023-05-01' = {
               actions: {
                 baseBlob: {
                   tierToCool: { daysAfterModificationGreaterThan: rawCoolAfterDays }
-                  delete: { daysAfterModificationGreaterThan: rawRetentionDays }
+                  delete: { daysAfterModificationGreaterThan: rawRetentionDays + 1 }
                 }
               }
             }
