@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 /**
- * `npm run package` (azd runs it after `npm run build`): assembles `.deploy/`, exactly what runs in
+ * `npm run package` (azd's prepackage hook runs it after `npm run build`): assembles `.deploy/`, exactly what runs in
  * Azure, which azure.yaml (`dist: .deploy`) deploys: host.json, the compiled functions/ and lib/
  * (dist/), web/, package.json and a lock cut down to the production dependencies, and those
  * dependencies installed from the lock for Flex Consumption's platform (Linux x64, glibc) —

@@ -1,4 +1,7 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { root } from '../helpers/stack.js';
 import {
   appSettingsOf,
   assignmentsOf,
@@ -114,5 +117,18 @@ describe('the contract catches drift', () => {
       'main.bicep: CosmosConnection is a connection string; use identity settings',
       'bicep/main.bicep: "AccountKey=" looks like a key or a connection string',
     ]);
+  });
+});
+
+describe('azure.yaml', () => {
+  it('deploys what npm run package assembles, and runs it before packaging (azd runs no package script itself)', async () => {
+    const text = await readFile(join(root, 'azure.yaml'), 'utf8');
+    const api = /\n {2}api:\n((?: {4}.*\n)+)/.exec(text)?.[1] ?? '';
+    expect(api).toContain('    dist: .deploy\n');
+    expect(api).toMatch(/\n {4}hooks:\n {6}prepackage:\n(?: {8}.*\n)*? {8}run: npm run package\n/);
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts.package).toBe('tsx dev/package.ts');
   });
 });
