@@ -53,6 +53,18 @@ traces
 | extend nextTime = todatetime(strcat(substring(next, 0, 4), "-", substring(next, 4, 2), "-", substring(next, 6, 2), "T", substring(next, 8, 2), ":", substring(next, 10, 2), ":00Z"))
 | extend lagMinutes = datetime_diff("minute", now(), nextTime)
 | where lagMinutes > __THRESHOLD__
+| project pipeline, lagMinutes
+// Once there is data, main logs such a line every minute (empty states close too): none for
+// longer than the threshold, after some that day, means main itself stopped, which the lines
+// above cannot show.
+| union (
+    traces
+    | where message startswith "main: "
+    | summarize last = max(timestamp)
+    | extend lagMinutes = datetime_diff("minute", now(), last)
+    | where lagMinutes > __THRESHOLD__
+    | project pipeline = "main", lagMinutes
+  )
 ''',
   '__THRESHOLD__',
   string(pipelineLagThresholdMinutes)
@@ -69,8 +81,9 @@ resource poisonAlert 'Microsoft.Insights/scheduledQueryRules@2023-12-01' = {
     severity: 1
     enabled: true
     scopes: [insightsId]
+    // The window equals the frequency, so each poisoned message is counted by one evaluation.
     evaluationFrequency: 'PT5M'
-    windowSize: 'PT15M'
+    windowSize: 'PT5M'
     criteria: {
       allOf: [
         {
