@@ -9,6 +9,7 @@ import { gunzipSync } from 'node:zlib';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { corsPolicy } from '../../dev/host/cors.js';
 import { type Host, startHost } from '../../dev/host/index.js';
 import { ensureDevTenant } from '../../dev/tenant.js';
 import {
@@ -50,6 +51,8 @@ beforeAll(async () => {
   stack = await startTestStack({
     modules: functions,
     settings: { TELEMETRY_DEV_KEY: devKey, TELEMETRY_ADMIN_KEY: adminKey, CONFIG_CACHE_SECONDS: '0' },
+    // As local.settings.sample.json's Host.CORS: pages on other origins may call the API.
+    http: { cors: corsPolicy('*') },
     ...fastLanding,
   });
   await ensureDevTenant(tenantStores(services()).tenants, devKey);
@@ -344,8 +347,9 @@ describe('client SDK against the local host', () => {
   });
 
   it('the browser build loads in headless Chromium and sends a batch', async () => {
-    // The published artifact, built by `npm run build:client`, served from the proxy's origin so
-    // the page and the API share one origin (the local host answers no CORS preflight).
+    // The published artifact, built by `npm run build:client`, served from the proxy's origin:
+    // first the page posts to that same origin (the proxy records what the browser sent), then a
+    // page posts to the host's own address, another origin, through its CORS preflight.
     await built();
     proxy.files.set('/client/browser.js', {
       type: 'text/javascript',
@@ -423,6 +427,44 @@ describe('client SDK against the local host', () => {
       });
       for (const e of sent) expect(EnvelopeSchema.safeParse(e).success).toBe(true);
       expect(await landed(done.ids)).toEqual(ones(3));
+
+      // Another origin: the proxy serves the page, the host (another port) takes the events.
+      expect(new URL(stack.url).origin).not.toBe(new URL(proxy.url).origin);
+      proxy.files.set('/cross.html', {
+        type: 'text/html',
+        body: `<!doctype html><html><body><script type="module">
+          import { createTelemetryClient } from '/client/browser.js';
+          const results = [];
+          const errors = [];
+          const client = createTelemetryClient({
+            endpoint: ${JSON.stringify(stack.url)}, apiKey: ${JSON.stringify(devKey)},
+            functionKey: ${JSON.stringify(stack.host.functionKey)},
+            app: 'web-shop', appVersion: '3.0.0', deviceId: 'browser-device-2',
+            onBatch: (r) => results.push(r), onError: (e) => errors.push(e.code + ': ' + e.message),
+          });
+          const ids = [client.track('page.view', { path: '/elsewhere' })];
+          await client.flush();
+          window.done = { ids, results, errors };
+        </script></body></html>`,
+      });
+      // A fresh context (storage of its own), as a page of another site would have.
+      const other = await (await browser.newContext()).newPage();
+      other.on('pageerror', (err) => pageErrors.push(err.message));
+      await other.goto(`${proxy.url}/cross.html`);
+      await other.waitForFunction(() => (globalThis as { done?: unknown }).done !== undefined, undefined, {
+        timeout: 20_000,
+      });
+      const cross = (await other.evaluate(() => (globalThis as { done?: unknown }).done)) as {
+        ids: string[];
+        results: BatchResult[];
+        errors: string[];
+      };
+      expect(pageErrors).toEqual([]);
+      expect(cross.errors).toEqual([]);
+      expect(cross.results.map((r) => [r.outcome, r.status, r.accepted])).toEqual([['accepted', 202, 1]]);
+      // The browser asked first (a preflight: the key headers are not CORS-safelisted), as it must.
+      expect(stack.logs.some((l) => /^OPTIONS \/api\/v1\/events 204 /.test(l.message))).toBe(true);
+      expect(await landed(cross.ids)).toEqual(ones(1));
     } finally {
       await browser.close();
     }
