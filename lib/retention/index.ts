@@ -1,6 +1,7 @@
-import { odata, type TableClient, type TransactionAction } from '@azure/data-tables';
+import { odata, type TableClient } from '@azure/data-tables';
 import { z } from 'zod';
 import { isStatus } from '../clients/errors.js';
+import { deleteInTransactions } from '../clients/tables.js';
 import type { Lake } from '../lake/index.js';
 import { idsPath } from '../landing/paths.js';
 import { listReplays } from '../main/control.js';
@@ -118,37 +119,4 @@ async function readMarker(control: TableClient): Promise<string | undefined> {
     if (isStatus(err, 404)) return undefined;
     throw err;
   }
-}
-
-/** Deletes entities in entity-group transactions (one partition, at most 100 each); a missing one is fine. */
-async function deleteInTransactions(
-  table: TableClient,
-  keys: readonly { partitionKey: string; rowKey: string }[],
-): Promise<void> {
-  const byPartition = new Map<string, { partitionKey: string; rowKey: string }[]>();
-  for (const k of keys) {
-    const list = byPartition.get(k.partitionKey);
-    if (list) list.push(k);
-    else byPartition.set(k.partitionKey, [k]);
-  }
-  const transactions: Promise<unknown>[] = [];
-  for (const list of byPartition.values()) {
-    for (let i = 0; i < list.length; i += 100) {
-      const slice = list.slice(i, i + 100);
-      const actions: TransactionAction[] = slice.map((k) => ['delete', k]);
-      // A transaction fails whole when one entity is already gone (a concurrent sweep): then one by one.
-      transactions.push(
-        table.submitTransaction(actions).catch(() =>
-          Promise.all(
-            slice.map((k) =>
-              table.deleteEntity(k.partitionKey, k.rowKey).catch((err: unknown) => {
-                if (!isStatus(err, 404)) throw err;
-              }),
-            ),
-          ),
-        ),
-      );
-    }
-  }
-  await Promise.all(transactions);
 }
