@@ -167,6 +167,32 @@ describe('curate', () => {
     expect((await curate(S3, 'acme', undefined, 3))[0]).toMatchObject({ duplicates: 1, eventsWritten: 0 });
   });
 
+  it('a rerun of the same task that writes fewer hour files removes the ones it no longer writes', async () => {
+    // The second minute holds a new event and a late copy (an earlier hour) of the first minute's event.
+    const late = t0 - 3 * 60 * minute;
+    await h.land('0', [
+      message('acme', 0, t0, [eventLine('acme', { id: 'old', time: late }, t0)]),
+      message('acme', 1, t0 + minute, [
+        eventLine('acme', { id: 'new' }, t0 + minute),
+        eventLine('acme', { id: 'old', time: late }, t0 + minute),
+      ]),
+    ]);
+    const S1 = nextStateId(S0);
+    // Without a horizon the copy is kept: two hour files.
+    expect((await curate(S1, 'acme', undefined, 0))[0]).toMatchObject({ files: 2, eventsWritten: 2 });
+    const hourOf = (ms: number) => new Date(ms).toISOString().slice(11, 13);
+    const lateFile = `curated/events/tenant=acme/date=2026-11-22/hour=${hourOf(late)}/${S1}-0.parquet`;
+    const nowFile = `curated/events/tenant=acme/date=2026-11-22/hour=${hourOf(t0)}/${S1}-0.parquet`;
+    expect(await h.paths(`curated/events/tenant=acme/`)).toEqual([lateFile, nowFile].sort());
+    // The same task with the horizon drops the copy: its late hour's file goes.
+    expect((await curate(S1, 'acme', undefined, 60))[0]).toMatchObject({
+      files: 1,
+      eventsWritten: 1,
+      duplicates: 1,
+    });
+    expect(await h.paths(`curated/events/tenant=acme/`)).toEqual([nowFile]);
+  });
+
   it('a shard split gives the same union of rows as no split, and a duplicate across shards counts once', async () => {
     // Three batches of partition 0 and one of partition 1 in one minute: four blocks.
     for (let b = 0; b < 3; b++) {
