@@ -31,7 +31,7 @@ import type { Publisher } from '../lib/ingest/publisher.js';
 import { ingestEvents, publishEvents } from '../lib/ingest/request.js';
 import { ExportLogsServiceRequest } from '../lib/otlp/codec.js';
 import { type OtlpEncoding, readOtlpLogs } from '../lib/otlp/request.js';
-import { readSegment, segmentLimits } from '../lib/segment/request.js';
+import { readSegment, segmentItems, segmentLimits } from '../lib/segment/request.js';
 import { services } from '../lib/services/index.js';
 import { tenantStores } from '../lib/tenants/index.js';
 import { defaultLimits } from '../test/helpers/limits.js';
@@ -327,8 +327,15 @@ const figures = {
   },
   segment: (body: Buffer) =>
     protocol(
-      () =>
-        readSegment({ headers: segmentHeaders, body: once(body) }, 'batch', segmentRouteLimits, Date.now()),
+      async () => {
+        const payload = await readSegment(
+          { headers: segmentHeaders, body: once(body) },
+          'batch',
+          segmentRouteLimits,
+          Date.now(),
+        );
+        return { items: segmentItems(payload, segmentRouteLimits), escapeFree: payload.escapeFree };
+      },
       segmentRouteLimits,
     ),
   otlpJson: otlp('json'),

@@ -1,4 +1,5 @@
-import { type BodyItem, mediaType, parseJson } from '../ingest/body.js';
+import protobuf from 'protobufjs/minimal.js';
+import { type BodyItem, mediaType, parseJson, tooMany } from '../ingest/body.js';
 import { IngestError } from '../ingest/errors.js';
 import type { Limits } from '../ingest/limits.js';
 import { type IngestRequest, readBody } from '../ingest/request.js';
@@ -27,9 +28,57 @@ export interface OtlpPayload {
   escapeFree: boolean;
 }
 
+// Tags (field number << 3 | wire type 2) of the repeated messages on the way to the log records.
+const RESOURCE_LOGS_TAG = (1 << 3) | 2; // ExportLogsServiceRequest.resource_logs = 1
+const SCOPE_LOGS_TAG = (2 << 3) | 2; // ResourceLogs.scope_logs = 2
+const LOG_RECORDS_TAG = (2 << 3) | 2; // ScopeLogs.log_records = 2
+
+/**
+ * How many log records a protobuf ExportLogsServiceRequest holds, counted on the wire without
+ * decoding it (each record is skipped by its length), stopping at `max + 1`. Decoding first would
+ * build every record of a hostile body (millions of empty ones fit the inflated cap) before the
+ * count could refuse it. A malformed body throws (protobufjs' RangeError or Error).
+ */
+export function countLogRecords(bytes: Uint8Array, max: number): number {
+  const r = protobuf.Reader.create(bytes);
+  let count = 0;
+  // Walks `[r.pos, end)`, calling `inner` on each field of `tag` and skipping every other field.
+  const walk = (end: number, tag: number, inner: (end: number) => void) => {
+    while (r.pos < end && count <= max) {
+      const t = r.uint32();
+      if (t !== tag) {
+        r.skipType(t & 7, 0, t >>> 3);
+        continue;
+      }
+      const length = r.uint32();
+      const start = r.pos;
+      if (start + length > end) throw new RangeError(`a message runs past its end at offset ${start}`);
+      inner(start + length);
+      r.pos = start + length;
+    }
+  };
+  walk(r.len, RESOURCE_LOGS_TAG, (resourceEnd) =>
+    walk(resourceEnd, SCOPE_LOGS_TAG, (scopeEnd) =>
+      walk(scopeEnd, LOG_RECORDS_TAG, () => {
+        count++;
+      }),
+    ),
+  );
+  return count;
+}
+
+function notProtobuf(err: unknown): IngestError {
+  return new IngestError(
+    'BODY_MALFORMED',
+    `The body is not a protobuf ExportLogsServiceRequest (${(err as Error).message})`,
+  );
+}
+
 /**
  * Reads an OTLP/HTTP logs request (gzip when Content-Encoding says so, within the event limits),
- * decodes it in `encoding` and converts every log record to an envelope.
+ * decodes it in `encoding` and converts every log record to an envelope. More than
+ * `limits.maxEvents` records is TOO_MANY_EVENTS, found before the records are decoded
+ * (protobuf) or converted (JSON).
  */
 export async function readOtlpLogs(
   request: IngestRequest,
@@ -44,21 +93,20 @@ export async function readOtlpLogs(
     if (!isPlainObject(decoded))
       throw new IngestError('BODY_SHAPE', 'Expected an ExportLogsServiceRequest: {"resourceLogs": [...]}');
   } else {
+    let count: number;
+    try {
+      count = countLogRecords(body, limits.maxEvents);
+    } catch (err) {
+      throw notProtobuf(err);
+    }
+    if (count > limits.maxEvents) throw tooMany(limits.maxEvents, 'log records');
     try {
       decoded = ExportLogsServiceRequest.decode(body);
     } catch (err) {
-      throw new IngestError(
-        'BODY_MALFORMED',
-        `The body is not a protobuf ExportLogsServiceRequest (${(err as Error).message})`,
-      );
+      throw notProtobuf(err);
     }
   }
-  const items = logEvents(decoded, options);
-  if (items.length > limits.maxEvents)
-    throw new IngestError(
-      'TOO_MANY_EVENTS',
-      `A request carries at most ${limits.maxEvents} log records: split it`,
-    );
+  const items = logEvents(decoded, { ...options, maxDepth: limits.maxDepth, maxRecords: limits.maxEvents });
   // Protobuf strings are raw: any of them may need escaping.
   return { items, escapeFree: encoding === 'json' && escapeFree(body) };
 }
