@@ -326,18 +326,15 @@ const figures = {
       throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
   },
   segment: (body: Buffer) =>
-    protocol(
-      async () => {
-        const payload = await readSegment(
-          { headers: segmentHeaders, body: once(body) },
-          'batch',
-          segmentRouteLimits,
-          Date.now(),
-        );
-        return { items: segmentItems(payload, segmentRouteLimits), escapeFree: payload.escapeFree };
-      },
-      segmentRouteLimits,
-    ),
+    protocol(async () => {
+      const payload = await readSegment(
+        { headers: segmentHeaders, body: once(body) },
+        'batch',
+        segmentRouteLimits,
+        Date.now(),
+      );
+      return { items: segmentItems(payload, segmentRouteLimits), escapeFree: payload.escapeFree };
+    }, segmentRouteLimits),
   otlpJson: otlp('json'),
   otlpProtobuf: otlp('protobuf'),
   package: async (body: Buffer) => {

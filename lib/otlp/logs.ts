@@ -164,7 +164,8 @@ function resourceCore(list: unknown): Record<string, string> | undefined {
     const value = v?.stringValue != null ? nonEmptyText(v.stringValue) : identifier(int64Value(v?.intValue));
     if (value !== undefined) attrs[key] = value;
   }
-  const deviceId = attrs['device.id'] ?? attrs['host.id'] ?? attrs['service.instance.id'] ?? attrs['service.name'];
+  const deviceId =
+    attrs['device.id'] ?? attrs['host.id'] ?? attrs['service.instance.id'] ?? attrs['service.name'];
   if (deviceId === undefined) return undefined;
   const core: Record<string, string> = { deviceId };
   const add = (field: string, value: string | undefined) => {
@@ -226,9 +227,11 @@ function logEvent(
     iso = new Date(ms).toISOString();
   }
   const traceId = hexId(r.traceId, 16);
-  if (traceId === false) return malformed('traceId must be 16 bytes: 32 hexadecimal characters in JSON', 'traceId');
+  if (traceId === false)
+    return malformed('traceId must be 16 bytes: 32 hexadecimal characters in JSON', 'traceId');
   const spanId = hexId(r.spanId, 8);
-  if (spanId === false) return malformed('spanId must be 8 bytes: 16 hexadecimal characters in JSON', 'spanId');
+  if (spanId === false)
+    return malformed('spanId must be 8 bytes: 16 hexadecimal characters in JSON', 'spanId');
 
   const data: Record<string, unknown> = {};
   let userId: string | undefined;
