@@ -35,6 +35,7 @@ import { readSegment, segmentItems, segmentLimits } from '../lib/segment/request
 import { services } from '../lib/services/index.js';
 import { tenantStores } from '../lib/tenants/index.js';
 import { defaultLimits } from '../test/helpers/limits.js';
+import { emptyLogRecords } from '../test/helpers/protobuf.js';
 
 const EVENTS_PER_REQUEST = 1000;
 const DISTINCT_REQUESTS = 32;
@@ -588,6 +589,27 @@ async function hostile(): Promise<void> {
   );
   add('events: 5,000 devices in one request, gzip', gzipSync(JSON.stringify(gateway)), (b) =>
     events(b, 'application/json'),
+  );
+  const otlpHostile = (type: string) => (body: Buffer) => () =>
+    readOtlpLogs(
+      { headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }), body: streamed(body) },
+      type === 'application/json' ? 'json' : 'protobuf',
+      defaultLimits,
+      { nameAttribute: 'event.name', receivedAt: now },
+    );
+  // 3.5M empty records (7 MB) and 80 KB of random padding, so the inflation ratio stays under 100.
+  add(
+    'otlp: 3.5M empty log records, protobuf gzip',
+    gzipSync(emptyLogRecords(3_500_000, 80_000)),
+    otlpHostile('application/x-protobuf'),
+  );
+  const nested = `${'{"arrayValue":{"values":['.repeat(20_000)}{"stringValue":"x"}${']}}'.repeat(20_000)}`;
+  add(
+    'otlp: 20,000 nested arrayValues, JSON gzip',
+    gzipSync(
+      `{"resourceLogs":[{"resource":{"attributes":[{"key":"host.id","value":{"stringValue":"h"}}]},"scopeLogs":[{"logRecords":[{"body":${nested}}]}]}]}`,
+    ),
+    otlpHostile('application/json'),
   );
   console.log('');
   console.log(

@@ -33,18 +33,27 @@ const RESOURCE_LOGS_TAG = (1 << 3) | 2; // ExportLogsServiceRequest.resource_log
 const SCOPE_LOGS_TAG = (2 << 3) | 2; // ResourceLogs.scope_logs = 2
 const LOG_RECORDS_TAG = (2 << 3) | 2; // ScopeLogs.log_records = 2
 
+/** What a protobuf ExportLogsServiceRequest holds, counted on the wire. */
+export interface LogRecordCounts {
+  resourceLogs: number;
+  scopeLogs: number;
+  logRecords: number;
+}
+
 /**
- * How many log records a protobuf ExportLogsServiceRequest holds, counted on the wire without
- * decoding it (each record is skipped by its length), stopping at `max + 1`. Decoding first would
- * build every record of a hostile body (millions of empty ones fit the inflated cap) before the
- * count could refuse it. A malformed body throws (protobufjs' RangeError or Error).
+ * How many resources, scopes and log records a protobuf ExportLogsServiceRequest holds, counted
+ * on the wire without decoding it (each record is skipped by its length), stopping as soon as one
+ * count passes `max`. Decoding first would build every message of a hostile body (millions of
+ * empty records, or empty resources, fit the inflated cap) before a count could refuse it. A
+ * malformed body throws (protobufjs' RangeError or Error).
  */
-export function countLogRecords(bytes: Uint8Array, max: number): number {
+export function countLogRecords(bytes: Uint8Array, max: number): LogRecordCounts {
   const r = protobuf.Reader.create(bytes);
-  let count = 0;
+  const counts: LogRecordCounts = { resourceLogs: 0, scopeLogs: 0, logRecords: 0 };
+  const within = () => counts.resourceLogs <= max && counts.scopeLogs <= max && counts.logRecords <= max;
   // Walks `[r.pos, end)`, calling `inner` on each field of `tag` and skipping every other field.
   const walk = (end: number, tag: number, inner: (end: number) => void) => {
-    while (r.pos < end && count <= max) {
+    while (r.pos < end && within()) {
       const t = r.uint32();
       if (t !== tag) {
         r.skipType(t & 7, 0, t >>> 3);
@@ -57,14 +66,16 @@ export function countLogRecords(bytes: Uint8Array, max: number): number {
       r.pos = start + length;
     }
   };
-  walk(r.len, RESOURCE_LOGS_TAG, (resourceEnd) =>
-    walk(resourceEnd, SCOPE_LOGS_TAG, (scopeEnd) =>
+  walk(r.len, RESOURCE_LOGS_TAG, (resourceEnd) => {
+    counts.resourceLogs++;
+    walk(resourceEnd, SCOPE_LOGS_TAG, (scopeEnd) => {
+      counts.scopeLogs++;
       walk(scopeEnd, LOG_RECORDS_TAG, () => {
-        count++;
-      }),
-    ),
-  );
-  return count;
+        counts.logRecords++;
+      });
+    });
+  });
+  return counts;
 }
 
 function notProtobuf(err: unknown): IngestError {
@@ -93,13 +104,16 @@ export async function readOtlpLogs(
     if (!isPlainObject(decoded))
       throw new IngestError('BODY_SHAPE', 'Expected an ExportLogsServiceRequest: {"resourceLogs": [...]}');
   } else {
-    let count: number;
+    let counts: LogRecordCounts;
     try {
-      count = countLogRecords(body, limits.maxEvents);
+      counts = countLogRecords(body, limits.maxEvents);
     } catch (err) {
       throw notProtobuf(err);
     }
-    if (count > limits.maxEvents) throw tooMany(limits.maxEvents, 'log records');
+    if (counts.logRecords > limits.maxEvents) throw tooMany(limits.maxEvents, 'log records');
+    // Each holds records: more of them than records a request may carry is padding.
+    if (counts.resourceLogs > limits.maxEvents || counts.scopeLogs > limits.maxEvents)
+      throw tooMany(limits.maxEvents, 'log records, resources and scopes each');
     try {
       decoded = ExportLogsServiceRequest.decode(body);
     } catch (err) {

@@ -3,6 +3,7 @@ import type { Limits } from '../../../lib/ingest/limits.js';
 import { ExportLogsServiceRequest } from '../../../lib/otlp/codec.js';
 import { countLogRecords, type OtlpEncoding, readOtlpLogs } from '../../../lib/otlp/request.js';
 import { defaultLimits } from '../../helpers/limits.js';
+import { emptyLogRecords, protobufField } from '../../helpers/protobuf.js';
 import { testPseudonymizer as p, publishedLines, testRules } from '../../helpers/published.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
@@ -33,19 +34,6 @@ function send(body: string | Uint8Array, encoding: OtlpEncoding = 'json', limits
 }
 
 const json = (value: unknown) => JSON.stringify(value);
-
-/** A length-delimited protobuf field: tag, varint length, bytes. */
-function field(number: number, bytes: Uint8Array): Buffer {
-  const head = [(number << 3) | 2];
-  for (let n = bytes.length; ; n >>>= 7) {
-    if (n < 128) {
-      head.push(n);
-      break;
-    }
-    head.push((n & 127) | 128);
-  }
-  return Buffer.concat([Buffer.from(head), bytes]);
-}
 
 describe('OTLP log records', () => {
   it('refuses a record whose time no date can hold as TIME_IN_FUTURE, and converts the others', async () => {
@@ -100,9 +88,9 @@ describe('OTLP log records', () => {
     expect(outcome).toEqual({ accepted: 1, rejected: 0, dropped: 0, errors: [] });
     // Deeper than protobufjs decodes (its recursion limit): the request is refused as malformed.
     // (Built by hand: protobufjs will not encode it either.)
-    let value = field(1, Buffer.from('x')); // AnyValue.string_value
-    for (let i = 0; i < 120; i++) value = field(5, field(1, value)); // AnyValue.array_value.values
-    const tooDeepProto = field(1, field(2, field(2, field(5, value)))); // resource_logs.scope_logs.log_records.body
+    let value = protobufField(1, Buffer.from('x')); // AnyValue.string_value
+    for (let i = 0; i < 120; i++) value = protobufField(5, protobufField(1, value)); // AnyValue.array_value.values
+    const tooDeepProto = protobufField(1, protobufField(2, protobufField(2, protobufField(5, value)))); // resource_logs.scope_logs.log_records.body
     await expect(send(tooDeepProto, 'protobuf')).rejects.toMatchObject({
       code: 'BODY_MALFORMED',
       message: 'The body is not a protobuf ExportLogsServiceRequest (max depth exceeded)',
@@ -126,9 +114,20 @@ describe('OTLP log records', () => {
 
     // 3.5M empty records (7 MB, within the 8 MiB inflated cap): counted up to 5,001 only.
     const n = 3_500_000;
-    const bytes = field(1, field(2, Buffer.alloc(n * 2, Buffer.from([0x12, 0x00]))));
-    expect(countLogRecords(bytes, 5000)).toBe(5001);
-    expect(countLogRecords(bytes, n)).toBe(n);
+    const bytes = emptyLogRecords(n);
+    expect(countLogRecords(bytes, 5000)).toEqual({ resourceLogs: 1, scopeLogs: 1, logRecords: 5001 });
+    expect(countLogRecords(bytes, n)).toEqual({ resourceLogs: 1, scopeLogs: 1, logRecords: n });
+    // Empty resources or scopes instead: counted the same way.
+    const resources = Buffer.alloc(n * 2, Buffer.from([0x0a, 0x00]));
+    expect(countLogRecords(resources, 5000)).toEqual({ resourceLogs: 5001, scopeLogs: 0, logRecords: 0 });
+    const scopes = protobufField(1, Buffer.alloc(n * 2, Buffer.from([0x12, 0x00])));
+    expect(countLogRecords(scopes, 5000)).toEqual({ resourceLogs: 1, scopeLogs: 5001, logRecords: 0 });
+    await expect(
+      send(resources, 'protobuf', { ...defaultLimits, maxBodyBytes: 8 << 20 }),
+    ).rejects.toMatchObject({
+      code: 'TOO_MANY_EVENTS',
+      message: 'A request carries at most 5000 log records, resources and scopes each: split it',
+    });
     await expect(
       send(bytes, 'protobuf', { ...defaultLimits, maxBodyBytes: 8 * 1024 * 1024 }),
     ).rejects.toMatchObject({
