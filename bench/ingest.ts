@@ -308,6 +308,7 @@ const otlp = (encoding: OtlpEncoding) => (body: Buffer) =>
     readOtlpLogs({ headers: otlpHeaders(encoding), body: once(body) }, encoding, defaultLimits, {
       nameAttribute: 'event.name',
       receivedAt: Date.now(),
+      digest: (content) => rules.pseudonymizer.digest(content),
     }),
   );
 const segmentRouteLimits = segmentLimits(defaultLimits);
@@ -595,7 +596,11 @@ async function hostile(): Promise<void> {
       { headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }), body: streamed(body) },
       type === 'application/json' ? 'json' : 'protobuf',
       defaultLimits,
-      { nameAttribute: 'event.name', receivedAt: now },
+      {
+        nameAttribute: 'event.name',
+        receivedAt: now,
+        digest: (content) => rules.pseudonymizer.digest(content),
+      },
     );
   // 3.5M empty records (7 MB) and 80 KB of random padding, so the inflation ratio stays under 100.
   add(

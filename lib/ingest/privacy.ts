@@ -86,7 +86,7 @@ export class Pseudonymizer {
   }
 
   /** A keyed digest of arbitrary content (server-assigned event ids), not memoised. */
-  digest(content: string): string {
+  digest(content: string | Uint8Array): string {
     return createHmac('sha256', this.key).update(content).digest('hex').slice(0, PSEUDONYM_LENGTH);
   }
 }

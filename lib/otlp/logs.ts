@@ -18,6 +18,8 @@ export interface LogsOptions {
   maxDepth: number;
   /** The most records a request may carry: one more is TOO_MANY_EVENTS, before it is converted. */
   maxRecords: number;
+  /** Each record's id is this and its position in the request (see readOtlpLogs). */
+  idPrefix: string;
 }
 
 /**
@@ -184,6 +186,7 @@ const malformed = (message: string, path = ''): BodyItem => ({ error: 'EVENT_MAL
 
 /**
  * One log record as an event:
+ * - `id`: given (the request's digest and the record's position);
  * - `name`: the record's `eventName`, else the `nameAttribute` attribute, else `log` (made valid);
  * - `time`: `timeUnixNano`, else `observedTimeUnixNano`, else the receive time; the exact
  *   nanoseconds are kept in `data` as decimal strings;
@@ -199,6 +202,7 @@ function logEvent(
   core: Record<string, string> | undefined,
   scope: string | undefined,
   receivedIso: string,
+  id: string,
   options: LogsOptions,
 ): BodyItem {
   if (typeof record !== 'object' || record === null) return malformed('A log record must be an object');
@@ -286,7 +290,7 @@ function logEvent(
     if (sessionId !== undefined) recordCore.sessionId = sessionId;
   }
   const name = nonEmptyText(r.eventName) ?? named ?? 'log';
-  return { value: { name: envelopeName(name), time: iso, core: recordCore, data } };
+  return { value: { id, name: envelopeName(name), time: iso, core: recordCore, data } };
 }
 
 /**
@@ -309,7 +313,7 @@ export function logEvents(request: unknown, options: LogsOptions): BodyItem[] {
       const scope = nonEmptyText((sl as { scope?: { name?: unknown } | null }).scope?.name);
       for (const record of records) {
         if (items.length >= options.maxRecords) throw tooMany(options.maxRecords, 'log records');
-        items.push(logEvent(record, core, scope, receivedIso, options));
+        items.push(logEvent(record, core, scope, receivedIso, `${options.idPrefix}${items.length}`, options));
       }
     }
   }

@@ -95,7 +95,12 @@ export async function readOtlpLogs(
   request: IngestRequest,
   encoding: OtlpEncoding,
   limits: Limits,
-  options: { nameAttribute: string; receivedAt: number },
+  options: {
+    nameAttribute: string;
+    receivedAt: number;
+    /** The tenant's keyed digest (Pseudonymizer#digest), 32 hex characters. */
+    digest: (content: Uint8Array) => string;
+  },
 ): Promise<OtlpPayload> {
   const body = await readBody(request, limits, 'send an ExportLogsServiceRequest');
   let decoded: unknown;
@@ -120,7 +125,16 @@ export async function readOtlpLogs(
       throw notProtobuf(err);
     }
   }
-  const items = logEvents(decoded, { ...options, maxDepth: limits.maxDepth, maxRecords: limits.maxEvents });
+  // Records carry no id. Each gets the keyed digest of the decoded request and its position in it:
+  // a resent request (exporters resend the same bytes) maps to the same ids, and one HMAC per
+  // request costs far less than one per record over a serialisation of it.
+  const items = logEvents(decoded, {
+    nameAttribute: options.nameAttribute,
+    receivedAt: options.receivedAt,
+    maxDepth: limits.maxDepth,
+    maxRecords: limits.maxEvents,
+    idPrefix: `o${options.digest(body)}.`,
+  });
   // Protobuf strings are raw: any of them may need escaping.
   return { items, escapeFree: encoding === 'json' && escapeFree(body) };
 }

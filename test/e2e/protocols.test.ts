@@ -398,8 +398,10 @@ describe('OTLP/HTTP logs', () => {
           },
         },
       ]);
-      // Server-assigned ids from the content: a resent record maps to the same id.
-      for (const l of lines) expect(l.id).toMatch(/^s[0-9a-f]{32}$/);
+      // Server-assigned ids: the request's keyed digest and the record's position in it, so a
+      // resent request maps to the same ids (the two records came in one request).
+      expect(lines[0]!.id).toMatch(/^o[0-9a-f]{32}\.0$/);
+      expect(lines[1]!.id).toBe(lines[0]!.id.replace(/0$/, '1'));
       for (const l of lines)
         expect((l.data as { observedTimeUnixNano: string }).observedTimeUnixNano).toMatch(/^\d{19}$/);
     });

@@ -29,24 +29,26 @@ function send(body: string | Uint8Array, encoding: OtlpEncoding = 'json', limits
     },
     encoding,
     limits,
-    { nameAttribute: 'event.name', receivedAt: now },
+    { nameAttribute: 'event.name', receivedAt: now, digest: (content) => p.digest(content) },
   );
 }
+
+/** The id the record at `index` of this JSON body gets: the body's keyed digest and the position. */
+const idOf = (body: string, index: number) => `o${p.digest(Buffer.from(body))}.${index}`;
 
 const json = (value: unknown) => JSON.stringify(value);
 
 describe('OTLP log records', () => {
   it('refuses a record whose time no date can hold as TIME_IN_FUTURE, and converts the others', async () => {
-    const { items } = await send(
-      json(
-        request([
-          { timeUnixNano: '99999999999999999999999999' },
-          { timeUnixNano: 1e30 },
-          { observedTimeUnixNano: '8640000000000001000000' },
-          { timeUnixNano: nanos },
-        ]),
-      ),
+    const body = json(
+      request([
+        { timeUnixNano: '99999999999999999999999999' },
+        { timeUnixNano: 1e30 },
+        { observedTimeUnixNano: '8640000000000001000000' },
+        { timeUnixNano: nanos },
+      ]),
     );
+    const { items } = await send(body);
     const refused = (field: string) => ({
       error: 'TIME_IN_FUTURE',
       path: field,
@@ -58,6 +60,7 @@ describe('OTLP log records', () => {
       refused('observedTimeUnixNano'),
       {
         value: {
+          id: idOf(body, 3),
           name: 'log',
           time: '2026-11-22T09:59:00.000Z',
           core: { deviceId: 'host-1' },
@@ -141,18 +144,17 @@ describe('OTLP log records', () => {
   it('keeps trace and span ids that are ids (lower-case hex) and refuses a record whose ids are not', async () => {
     const trace = '0AF7651916CD43DD8448EB211C80319C';
     const span = 'B7AD6B7169203331';
-    const { items } = await send(
-      json(
-        request([
-          { traceId: trace, spanId: span },
-          { traceId: '0'.repeat(32), spanId: '' },
-          { traceId: 'not-hex-but-32-characters-long!!' },
-          { traceId: trace.slice(2) },
-          { spanId: `${span}00` },
-          { traceId: 42 },
-        ]),
-      ),
+    const body = json(
+      request([
+        { traceId: trace, spanId: span },
+        { traceId: '0'.repeat(32), spanId: '' },
+        { traceId: 'not-hex-but-32-characters-long!!' },
+        { traceId: trace.slice(2) },
+        { spanId: `${span}00` },
+        { traceId: 42 },
+      ]),
     );
+    const { items } = await send(body);
     const badTrace = {
       error: 'EVENT_MALFORMED',
       path: 'traceId',
@@ -161,6 +163,7 @@ describe('OTLP log records', () => {
     expect(items).toEqual([
       {
         value: {
+          id: idOf(body, 0),
           name: 'log',
           time: '2026-11-22T10:00:00.000Z',
           core: { deviceId: 'host-1' },
@@ -169,6 +172,7 @@ describe('OTLP log records', () => {
       },
       {
         value: {
+          id: idOf(body, 1),
           name: 'log',
           time: '2026-11-22T10:00:00.000Z',
           core: { deviceId: 'host-1' },
@@ -261,6 +265,24 @@ describe('OTLP log records', () => {
         },
       ]);
     }
+  });
+
+  it("ids records by the request's keyed digest and their position: the same when resent, distinct for twins", async () => {
+    const body = json(
+      request([
+        { timeUnixNano: nanos, body: str('x') },
+        { timeUnixNano: nanos, body: str('x') },
+      ]),
+    );
+    const ids = async () =>
+      (await send(body)).items.map((i) => ('value' in i ? (i.value as { id: string }).id : i));
+    const first = await ids();
+    expect(first).toEqual([idOf(body, 0), idOf(body, 1)]);
+    expect(first[0]).toMatch(/^o[0-9a-f]{32}\.0$/);
+    expect(await ids()).toEqual(first);
+    // Published with those ids: two identical records stay two events.
+    const { outcome, lines } = await publishedLines((await send(body)).items, testRules(), now);
+    expect([outcome.accepted, lines.map((l) => (JSON.parse(l) as { id: string }).id)]).toEqual([2, first]);
   });
 
   it('answers with a code, never a crash, whatever the JSON holds where a message is expected', async () => {
