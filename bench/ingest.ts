@@ -31,10 +31,11 @@ import type { Publisher } from '../lib/ingest/publisher.js';
 import { ingestEvents, publishEvents } from '../lib/ingest/request.js';
 import { ExportLogsServiceRequest } from '../lib/otlp/codec.js';
 import { type OtlpEncoding, readOtlpLogs } from '../lib/otlp/request.js';
-import { readSegment, segmentLimits } from '../lib/segment/request.js';
+import { readSegment, segmentItems, segmentLimits } from '../lib/segment/request.js';
 import { services } from '../lib/services/index.js';
 import { tenantStores } from '../lib/tenants/index.js';
 import { defaultLimits } from '../test/helpers/limits.js';
+import { emptyLogRecords } from '../test/helpers/protobuf.js';
 
 const EVENTS_PER_REQUEST = 1000;
 const DISTINCT_REQUESTS = 32;
@@ -307,6 +308,7 @@ const otlp = (encoding: OtlpEncoding) => (body: Buffer) =>
     readOtlpLogs({ headers: otlpHeaders(encoding), body: once(body) }, encoding, defaultLimits, {
       nameAttribute: 'event.name',
       receivedAt: Date.now(),
+      digest: (content) => rules.pseudonymizer.digest(content),
     }),
   );
 const segmentRouteLimits = segmentLimits(defaultLimits);
@@ -326,11 +328,15 @@ const figures = {
       throw new Error(`expected all accepted: ${JSON.stringify(outcome.errors[0])}`);
   },
   segment: (body: Buffer) =>
-    protocol(
-      () =>
-        readSegment({ headers: segmentHeaders, body: once(body) }, 'batch', segmentRouteLimits, Date.now()),
-      segmentRouteLimits,
-    ),
+    protocol(async () => {
+      const payload = await readSegment(
+        { headers: segmentHeaders, body: once(body) },
+        'batch',
+        segmentRouteLimits,
+        Date.now(),
+      );
+      return { items: segmentItems(payload, segmentRouteLimits), escapeFree: payload.escapeFree };
+    }, segmentRouteLimits),
   otlpJson: otlp('json'),
   otlpProtobuf: otlp('protobuf'),
   package: async (body: Buffer) => {
@@ -584,6 +590,33 @@ async function hostile(): Promise<void> {
   );
   add('events: 5,000 devices in one request, gzip', gzipSync(JSON.stringify(gateway)), (b) =>
     events(b, 'application/json'),
+  );
+  const otlpHostile = (type: string) => (body: Buffer) => () =>
+    readOtlpLogs(
+      { headers: new Headers({ 'content-type': type, 'content-encoding': 'gzip' }), body: streamed(body) },
+      type === 'application/json' ? 'json' : 'protobuf',
+      defaultLimits,
+      {
+        nameAttribute: 'event.name',
+        receivedAt: now,
+        digest: (content) => rules.pseudonymizer.digest(content),
+      },
+    );
+  // 3.5M empty records (7 MB) and 80 KB of random padding, so the inflation ratio stays under 100.
+  add(
+    'otlp: 3.5M empty log records, protobuf gzip',
+    gzipSync(emptyLogRecords(3_500_000, 80_000)),
+    otlpHostile('application/x-protobuf'),
+  );
+  const nested = `${'{"arrayValue":{"values":['.repeat(20_000)}{"stringValue":"x"}${']}}'.repeat(20_000)}`;
+  add(
+    'otlp: 20,000 nested arrayValues, JSON',
+    gzipSync(
+      `{"resourceLogs":[{"resource":{"attributes":[{"key":"host.id","value":{"stringValue":"h"}}]},"scopeLogs":[{"logRecords":[{"body":${nested}}]}]}]}`,
+      // Stored, not compressed: it would inflate past the ratio ingest refuses.
+      { level: 0 },
+    ),
+    otlpHostile('application/json'),
   );
   console.log('');
   console.log(

@@ -33,6 +33,7 @@ export async function handleOtlpLogs(
     const payload = await readOtlpLogs(request, encoding, deps.ingest.limits, {
       nameAttribute: deps.settings.OTLP_EVENT_NAME_ATTRIBUTE,
       receivedAt,
+      digest: (content) => caller.rules.pseudonymizer.digest(content),
     });
     const work = publishEvents(payload.items, caller.rules, deps.ingest, {
       now: receivedAt,

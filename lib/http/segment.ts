@@ -1,7 +1,7 @@
 import { apiKeyFrom } from '../auth/apiKey.js';
 import { basicUser } from '../auth/basic.js';
 import { publishEvents } from '../ingest/request.js';
-import { isSegmentRoute, readSegment, segmentLimits } from '../segment/request.js';
+import { isSegmentRoute, readSegment, segmentItems, segmentLimits } from '../segment/request.js';
 import { SEGMENT_ROUTES } from '../segment/schema.js';
 import type { HttpDeps } from './deps.js';
 import type { ApiRequest, RequestLog } from './request.js';
@@ -14,7 +14,8 @@ const howToSend =
 /**
  * POST /v1/segment/v1/{kind}: Segment's HTTP Tracking API. The write key is a tenant key. A key in
  * the headers is checked before the body is read; a `writeKey` in the body (browser SDK) after
- * reading it, within Segment's 500 KB cap. Answers as Segment's API does, so the SDKs' retry logic
+ * reading and parsing it (within Segment's 500 KB cap), before its messages are counted or
+ * converted. Answers as Segment's API does, so the SDKs' retry logic
  * holds: 200 when anything was accepted, 400 (not retried) for a body that is not JSON or is over
  * a limit, or when every message was refused, 401/403 for the key, 503 with Retry-After (retried)
  * when Event Hubs or Table storage did not answer.
@@ -43,7 +44,7 @@ export async function handleSegment(
     const payload = await readSegment(request, kind, limits, receivedAt);
     const caller = early ?? (await callerRules(request, deps, { key: payload.writeKey, howToSend }));
     if ('denied' in caller) return caller.denied;
-    const work = publishEvents(payload.items, caller.rules, deps.ingest, {
+    const work = publishEvents(segmentItems(payload, limits), caller.rules, deps.ingest, {
       now: receivedAt,
       limits,
       escapeFree: payload.escapeFree,

@@ -212,10 +212,17 @@ function inflatedTooLarge(max: number): IngestError {
   );
 }
 
-/** One item of a request: a parsed value, or why its line could not be parsed. */
+/**
+ * One item of a request: a parsed value, or why its line could not be parsed (or, for a protocol,
+ * converted: `path` then names the field at fault).
+ */
 export type BodyItem =
   | { value: unknown; bytes?: number }
-  | { error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE' | 'EVENT_NOT_UTF8'; message: string };
+  | {
+      error: 'EVENT_MALFORMED' | 'EVENT_TOO_LARGE' | 'EVENT_NOT_UTF8' | 'EVENT_TOO_DEEP' | 'TIME_IN_FUTURE';
+      message: string;
+      path?: string;
+    };
 
 /** Splits a decoded body into events: a JSON array, `{"events": [...]}`, or NDJSON lines. */
 export function parseBody(
@@ -270,15 +277,16 @@ export function parseJson(body: Buffer, utf8 = isUtf8(body)): unknown {
   }
 }
 
-function noEvents(): IngestError {
-  return new IngestError(
-    'NO_EVENTS',
-    'The body holds no events: send at least one (a JSON array, {"events": [...]}, or NDJSON lines)',
-  );
+/** NO_EVENTS; `message` says what the route's body holds when it has events. */
+export function noEvents(
+  message = 'The body holds no events: send at least one (a JSON array, {"events": [...]}, or NDJSON lines)',
+): IngestError {
+  return new IngestError('NO_EVENTS', message);
 }
 
-function tooMany(max: number): IngestError {
-  return new IngestError('TOO_MANY_EVENTS', `A request carries at most ${max} events: split it`);
+/** TOO_MANY_EVENTS; `unit` names what the route counts (events, messages, log records). */
+export function tooMany(max: number, unit = 'events'): IngestError {
+  return new IngestError('TOO_MANY_EVENTS', `A request carries at most ${max} ${unit}: split it`);
 }
 
 /**

@@ -138,7 +138,7 @@ export function processItems(
   for (let i = 0; i < items.length; i++) {
     const item = items[i]!;
     if ('error' in item) {
-      reject(i, { code: item.error, path: '', message: item.message });
+      reject(i, { code: item.error, path: item.path ?? '', message: item.message });
       continue;
     }
     const result = validateEvent(item.value, validation);

@@ -2,8 +2,11 @@ import { createHmac } from 'node:crypto';
 import type { Core, UserKind } from '../schema/index.js';
 import type { PrivacyPolicy } from '../tenants/policy.js';
 
-/** Fields pseudonymised for every tenant (the seed rules). */
-export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId'] as const;
+/**
+ * Fields pseudonymised for every tenant (the seed rules). `previousId` is the former user or
+ * anonymous id a Segment `alias` call carries: an identifier like the others.
+ */
+export const seedSensitiveFields = ['userId', 'deviceId', 'sessionId', 'previousId'] as const;
 
 export const PSEUDONYM_LENGTH = 32;
 
@@ -83,7 +86,7 @@ export class Pseudonymizer {
   }
 
   /** A keyed digest of arbitrary content (server-assigned event ids), not memoised. */
-  digest(content: string): string {
+  digest(content: string | Uint8Array): string {
     return createHmac('sha256', this.key).update(content).digest('hex').slice(0, PSEUDONYM_LENGTH);
   }
 }

@@ -32,3 +32,8 @@ function childWithin(item: unknown, level: number, max: number): boolean {
     typeof item !== 'object' || item === null || withinDepth(item as Record<string, unknown>, level, max)
   );
 }
+
+/** A string that is not empty, else undefined (how protocols read optional text fields). */
+export function nonEmptyText(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? v : undefined;
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { BodyItem } from '../ingest/body.js';
 import { envelopeName } from '../ingest/eventName.js';
 import { isoTimeMs } from '../ingest/eventTime.js';
-import { isPlainObject } from '../ingest/structure.js';
+import { isPlainObject, nonEmptyText } from '../ingest/structure.js';
 import { MAX_ID_LENGTH } from '../schema/index.js';
 import { SEGMENT_TYPES, type SegmentType } from './schema.js';
 
@@ -24,10 +24,6 @@ function identifier(v: unknown): string | undefined {
   if (typeof v === 'string') return v === '' ? undefined : v;
   if (typeof v === 'number' && Number.isFinite(v)) return String(v);
   return undefined;
-}
-
-function text(v: unknown): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** A context section from the message, else from the batch's context. */
@@ -93,18 +89,18 @@ export function segmentEvent(
   const userId = identifier(message.userId);
   const context = isPlainObject(message.context) ? message.context : undefined;
   const device = section(context, defaults.context, 'device');
-  const deviceId = text(device?.id) ?? identifier(message.anonymousId) ?? userId;
+  const deviceId = nonEmptyText(device?.id) ?? identifier(message.anonymousId) ?? userId;
   if (deviceId === undefined) return malformed('A Segment message needs a userId or an anonymousId');
 
   const core: Record<string, string> = { deviceId };
   if (userId !== undefined) core.userId = userId;
   const os = section(context, defaults.context, 'os');
   const app = section(context, defaults.context, 'app');
-  const osName = text(os?.name);
-  const osVersion = text(os?.version);
-  const appName = text(app?.name);
-  const appVersion = text(app?.version);
-  const locale = text(context?.locale) ?? text(defaults.context?.locale);
+  const osName = nonEmptyText(os?.name);
+  const osVersion = nonEmptyText(os?.version);
+  const appName = nonEmptyText(app?.name);
+  const appVersion = nonEmptyText(app?.version);
+  const locale = nonEmptyText(context?.locale) ?? nonEmptyText(defaults.context?.locale);
   if (osName !== undefined) core.os = osName;
   if (osVersion !== undefined) core.osVersion = osVersion;
   if (appName !== undefined) core.app = appName;
@@ -121,7 +117,7 @@ export function segmentEvent(
   };
   switch (type as SegmentType) {
     case 'track': {
-      const event = text(message.event);
+      const event = nonEmptyText(message.event);
       if (event === undefined) return malformed('A track message needs its event name in "event"');
       name = envelopeName(event);
       if (name !== event) keep('event', event);
@@ -131,8 +127,8 @@ export function segmentEvent(
     case 'page':
     case 'screen':
       data = message.properties;
-      keep('name', text(message.name));
-      keep('category', text(message.category));
+      keep('name', nonEmptyText(message.name));
+      keep('category', nonEmptyText(message.category));
       break;
     case 'identify':
       data = message.traits;

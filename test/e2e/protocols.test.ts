@@ -248,17 +248,28 @@ describe('Segment HTTP Tracking API', () => {
       'AUTH_REQUIRED',
     ]);
     expect(await post('track', '{}', { authorization: basic('not-a-key') })).toEqual([401, 'AUTH_INVALID']);
+    // A key in the body is checked before the messages are counted or converted: a wrong one is
+    // told so whatever the batch holds (nothing, or more messages than a request may carry).
+    const keyed = (writeKey: string, batch: unknown[]) => JSON.stringify({ writeKey, batch });
+    expect(await post('batch', keyed('not-a-key', []), { authorization: '' })).toEqual([401, 'AUTH_INVALID']);
+    const many = Array.from({ length: 5001 }, () => 1);
+    expect(await post('batch', keyed('not-a-key', many), { authorization: '' })).toEqual([
+      401,
+      'AUTH_INVALID',
+    ]);
+    expect(await post('batch', keyed(devKey, []), { authorization: '' })).toEqual([400, 'NO_EVENTS']);
+    expect(await post('batch', keyed(devKey, many), { authorization: '' })).toEqual([400, 'TOO_MANY_EVENTS']);
     expect(await post('nope', '{}')).toEqual([404, 'NOT_FOUND']);
   });
 });
 
-/** Raw lines of the tenant whose data.attributes.test is `marker`, once `count` have landed. */
+/** Raw lines of the tenant whose data.test (a record attribute) is `marker`, once `count` have landed. */
 async function landedLogs(marker: string, count: number): Promise<Line[]> {
   return until(
     `${count} log records of ${marker} in the raw zone`,
     async () => {
       const lines = (await rawLines()).filter(
-        (l) => (l.data as { attributes?: { test?: string } } | undefined)?.attributes?.test === marker,
+        (l) => (l.data as { test?: string } | undefined)?.test === marker,
       );
       return lines.length >= count ? lines : undefined;
     },
@@ -359,13 +370,15 @@ describe('OTLP/HTTP logs', () => {
               free: 12,
               big: label === 'JSON' ? 2 ** 60 : '1152921504606846976',
             },
+            'event.name': 'disk.full',
+            test: marker,
+            ratio: 0.25,
             severityNumber: 13,
             severityText: 'WARN',
             traceId,
             spanId,
             timeUnixNano: nanos(sec, 123_456_789),
             observedTimeUnixNano: (lines[0]!.data as { observedTimeUnixNano: string }).observedTimeUnixNano,
-            attributes: { 'event.name': 'disk.full', test: marker, ratio: 0.25 },
             scope: 'protocols-test',
           },
         },
@@ -378,15 +391,17 @@ describe('OTLP/HTTP logs', () => {
           core,
           data: {
             body: 'paid',
+            test: marker,
             timeUnixNano: nanos(sec + 1, 5),
             observedTimeUnixNano: (lines[1]!.data as { observedTimeUnixNano: string }).observedTimeUnixNano,
-            attributes: { test: marker },
             scope: 'protocols-test',
           },
         },
       ]);
-      // Server-assigned ids from the content: a resent record maps to the same id.
-      for (const l of lines) expect(l.id).toMatch(/^s[0-9a-f]{32}$/);
+      // Server-assigned ids: the request's keyed digest and the record's position in it, so a
+      // resent request maps to the same ids (the two records came in one request).
+      expect(lines[0]!.id).toMatch(/^o[0-9a-f]{32}\.0$/);
+      expect(lines[1]!.id).toBe(lines[0]!.id.replace(/0$/, '1'));
       for (const l of lines)
         expect((l.data as { observedTimeUnixNano: string }).observedTimeUnixNano).toMatch(/^\d{19}$/);
     });
@@ -444,7 +459,7 @@ describe('the curated zone', () => {
         row.name,
         row.device_id,
         row.user_id,
-        (JSON.parse(row.data as string) as { attributes: { test: string } }).attributes.test,
+        (JSON.parse(row.data as string) as { test: string }).test,
       ])
       .sort();
     expect(otlp).toEqual([

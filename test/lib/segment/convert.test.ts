@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { envelopeName } from '../../../lib/ingest/eventName.js';
 import { segmentEvent } from '../../../lib/segment/convert.js';
+import { testPseudonymizer as p, publishedLines, testRules } from '../../helpers/published.js';
 
 const receivedAt = Date.parse('2026-11-22T10:00:10.000Z');
 const defaults = { sentAtMs: Date.parse('2026-11-22T10:00:05.000Z'), receivedAt };
@@ -88,5 +89,18 @@ describe('envelopeName', () => {
     expect(envelopeName('1st  launch!')).toBe('e_1st_launch_');
     expect(envelopeName('')).toBe('e_');
     expect(envelopeName(`a ${'b'.repeat(200)}`)).toHaveLength(128);
+  });
+});
+
+describe('Segment messages through ingest', () => {
+  it("pseudonymises an alias call's previousId as it does a userId", async () => {
+    const item = segmentEvent({ previousId: 'old-id', userId: 'new-id', messageId: 'm1' }, 'alias', defaults);
+    const { outcome, lines } = await publishedLines([item], testRules(), receivedAt);
+    expect(outcome).toMatchObject({ accepted: 1 });
+    expect(lines[0]).not.toContain('old-id');
+    expect(JSON.parse(lines[0]!)).toMatchObject({
+      core: { deviceId: p.pseudonym('new-id'), userId: p.pseudonym('new-id') },
+      custom: { previousId: p.pseudonym('old-id') },
+    });
   });
 });
