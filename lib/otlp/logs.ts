@@ -98,45 +98,68 @@ function hexId(v: unknown, bytes: number): string | undefined | false {
  * `level` is the level the value has in the event if it is a container: one past `maxDepth`
  * throws `tooDeep`, so a hostile nesting costs no more than the limit allows.
  */
+const anyValueMembers = [
+  'stringValue',
+  'boolValue',
+  'intValue',
+  'doubleValue',
+  'arrayValue',
+  'kvlistValue',
+  'bytesValue',
+] as const;
+
 function anyValue(v: unknown, level: number, maxDepth: number): unknown {
   if (typeof v !== 'object' || v === null) return undefined;
   const a = v as Record<string, unknown>;
-  // `!= null`: decoded protobuf messages carry the unset members of the oneof as null.
-  if (a.stringValue != null) return a.stringValue;
-  if (a.boolValue != null) return a.boolValue;
-  if (a.intValue != null) return int64Value(a.intValue);
-  if (a.doubleValue != null) {
-    const d = Number(a.doubleValue);
-    // JSON has no NaN or Infinity: kept as their names rather than turned into null.
-    return Number.isFinite(d) ? d : String(d);
-  }
-  if (a.arrayValue != null) {
-    if (level > maxDepth) throw tooDeep;
-    const values = (a.arrayValue as { values?: unknown } | null)?.values;
-    if (!Array.isArray(values)) return [];
-    const out = new Array<unknown>(values.length);
-    for (let i = 0; i < values.length; i++) out[i] = anyValue(values[i], level + 1, maxDepth) ?? null;
-    return out;
-  }
-  if (a.kvlistValue != null) {
-    if (level > maxDepth) throw tooDeep;
-    const out: Record<string, unknown> = {};
-    const list = (a.kvlistValue as { values?: unknown } | null)?.values;
-    if (Array.isArray(list)) {
-      for (const kv of list) {
-        const key = keyOf(kv);
-        if (key === undefined) continue;
-        const value = anyValue((kv as { value?: unknown }).value, level + 1, maxDepth);
-        // A later duplicate key wins, as the OTLP spec allows.
-        if (value !== undefined) out[key] = value;
-      }
+  // A decoded protobuf message (an instance of the generated class, not a plain JSON object) names
+  // the member read last on the wire in `$case` (scripts/otlp-oneof.mjs); JSON carries the member
+  // that is set. `!= null`: unset members of decoded messages are null.
+  const kind =
+    Object.getPrototypeOf(a) !== Object.prototype && typeof a.$case === 'string'
+      ? a.$case
+      : anyValueMembers.find((m) => a[m] != null);
+  const x = kind === undefined ? undefined : a[kind];
+  if (x == null) return undefined;
+  switch (kind) {
+    case 'stringValue':
+    case 'boolValue':
+      return x;
+    case 'intValue':
+      return int64Value(x);
+    case 'doubleValue': {
+      const d = Number(x);
+      // JSON has no NaN or Infinity: kept as their names rather than turned into null.
+      return Number.isFinite(d) ? d : String(d);
     }
-    return out;
+    case 'arrayValue': {
+      if (level > maxDepth) throw tooDeep;
+      const values = (x as { values?: unknown }).values;
+      if (!Array.isArray(values)) return [];
+      const out = new Array<unknown>(values.length);
+      for (let i = 0; i < values.length; i++) out[i] = anyValue(values[i], level + 1, maxDepth) ?? null;
+      return out;
+    }
+    case 'kvlistValue': {
+      if (level > maxDepth) throw tooDeep;
+      const out: Record<string, unknown> = {};
+      const list = (x as { values?: unknown }).values;
+      if (Array.isArray(list)) {
+        for (const kv of list) {
+          const key = keyOf(kv);
+          if (key === undefined) continue;
+          const value = anyValue((kv as { value?: unknown }).value, level + 1, maxDepth);
+          // A later duplicate key wins, as the OTLP spec allows.
+          if (value !== undefined) out[key] = value;
+        }
+      }
+      return out;
+    }
+    case 'bytesValue':
+      return x instanceof Uint8Array ? Buffer.from(x).toString('base64') : x;
+    default:
+      // stringValueStrindex (profiles' string table) has no meaning in logs.
+      return undefined;
   }
-  if (a.bytesValue != null) {
-    return a.bytesValue instanceof Uint8Array ? Buffer.from(a.bytesValue).toString('base64') : a.bytesValue;
-  }
-  return undefined;
 }
 
 /** The key of a KeyValue, or undefined when it is not one. */

@@ -1795,56 +1795,56 @@ export const opentelemetry = $root.opentelemetry = (() => {
                                     if (wireType !== 2)
                                         break;
                                     message.stringValue = reader.stringVerify();
-                                    message.value = "stringValue";
+                                    message.$case = "stringValue";
                                     continue;
                                 }
                             case 2: {
                                     if (wireType !== 0)
                                         break;
                                     message.boolValue = reader.bool();
-                                    message.value = "boolValue";
+                                    message.$case = "boolValue";
                                     continue;
                                 }
                             case 3: {
                                     if (wireType !== 0)
                                         break;
                                     message.intValue = reader.int64();
-                                    message.value = "intValue";
+                                    message.$case = "intValue";
                                     continue;
                                 }
                             case 4: {
                                     if (wireType !== 1)
                                         break;
                                     message.doubleValue = reader.double();
-                                    message.value = "doubleValue";
+                                    message.$case = "doubleValue";
                                     continue;
                                 }
                             case 5: {
                                     if (wireType !== 2)
                                         break;
                                     message.arrayValue = $root.opentelemetry.proto.common.v1.ArrayValue.decode(reader, reader.size(), $undefined, _depth + 1, message.arrayValue);
-                                    message.value = "arrayValue";
+                                    message.$case = "arrayValue";
                                     continue;
                                 }
                             case 6: {
                                     if (wireType !== 2)
                                         break;
                                     message.kvlistValue = $root.opentelemetry.proto.common.v1.KeyValueList.decode(reader, reader.size(), $undefined, _depth + 1, message.kvlistValue);
-                                    message.value = "kvlistValue";
+                                    message.$case = "kvlistValue";
                                     continue;
                                 }
                             case 7: {
                                     if (wireType !== 2)
                                         break;
                                     message.bytesValue = reader.bytes();
-                                    message.value = "bytesValue";
+                                    message.$case = "bytesValue";
                                     continue;
                                 }
                             case 8: {
                                     if (wireType !== 0)
                                         break;
                                     message.stringValueStrindex = reader.int32();
-                                    message.value = "stringValueStrindex";
+                                    message.$case = "stringValueStrindex";
                                     continue;
                                 }
                             }

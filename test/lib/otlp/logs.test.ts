@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { Limits } from '../../../lib/ingest/limits.js';
 import { ExportLogsServiceRequest } from '../../../lib/otlp/codec.js';
@@ -5,6 +7,7 @@ import { countLogRecords, type OtlpEncoding, readOtlpLogs } from '../../../lib/o
 import { defaultLimits } from '../../helpers/limits.js';
 import { emptyLogRecords, protobufField } from '../../helpers/protobuf.js';
 import { testPseudonymizer as p, publishedLines, testRules } from '../../helpers/published.js';
+import { root } from '../../helpers/stack.js';
 
 const now = Date.parse('2026-11-22T10:00:00.000Z');
 const at = Date.parse('2026-11-22T09:59:00.000Z');
@@ -195,6 +198,23 @@ describe('OTLP log records', () => {
     ).finish();
     expect((await send(proto, 'protobuf')).items).toEqual([badTrace]);
     expect((await send(wrongSize, 'protobuf')).items).toEqual([badTrace]);
+  });
+
+  it('takes the member of an AnyValue read last on the wire; in JSON a `$case` key is only data', async () => {
+    // The encoder writes every member that is set, in field order: a string, then a bool.
+    const proto = ExportLogsServiceRequest.encode(
+      request([{ body: { stringValue: 'first', boolValue: true } }]),
+    ).finish();
+    const fromProto = (await send(proto, 'protobuf')).items[0] as { value: { data: unknown } };
+    expect(fromProto.value.data).toEqual({ body: true, scope: 's' });
+    const body = json(request([{ body: { $case: 'kvlistValue', stringValue: 'text' } }]));
+    const fromJson = (await send(body)).items[0] as { value: { data: unknown } };
+    expect(fromJson.value.data).toEqual({ body: 'text', scope: 's' });
+    // The generated decoder names the member in `$case` (npm run gen:otlp post-processes pbjs's
+    // output) instead of the oneof setter, which deleted the other seven on every value.
+    const generated = await readFile(join(root, 'lib/otlp/generated/logs.js'), 'utf8');
+    expect(generated.match(/message\.\$case = "/g)).toHaveLength(8);
+    expect(generated).not.toMatch(/message\.value = "/);
   });
 
   it("pseudonymises record identities in core and the tenant's sensitive attributes: none lands in clear", async () => {
