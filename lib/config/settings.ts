@@ -115,7 +115,6 @@ export const LOCAL_SECRETS = {
   PRIVACY_SECRET: 'local-development-privacy-secret',
   WEBHOOK_SIGNING_SECRET: 'local-development-webhook-signing-secret',
 } as const;
-export const LOCAL_PRIVACY_SECRET = LOCAL_SECRETS.PRIVACY_SECRET;
 
 /**
  * A secret setting, failing closed: outside local development it must be set, and not to the
