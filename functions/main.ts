@@ -32,8 +32,9 @@ export async function main(_timer: Timer, context: InvocationContext): Promise<M
       `main: ${walked.map((o) => `${o.pipeline} ${o.run} ${o.from}→${o.next} (${o.tasks} tasks, ${o.outcome})`).join('; ')}`,
     );
   }
-  // What is past RAW_RETENTION_DAYS goes, a bounded amount per run (an hour's worth is due at a time).
-  if (result.status !== 'ran') return result;
+  // What is past RAW_RETENTION_DAYS goes, a bounded amount per run (an hour's worth is due at a
+  // time), and not in a run that spent its time budget catching up (it would overrun the timeout).
+  if (result.status !== 'ran' || result.outcomes.some((o) => o.outcome === 'budget')) return result;
   const expired = await expireRetained(retentionDepsFrom(s, pipelines()));
   if (expired.outcome !== 'up-to-date') {
     context.log(
