@@ -3,6 +3,7 @@ import type { QueueClient } from '@azure/storage-queue';
 import { describeError } from '../clients/errors.js';
 import { oldestIndexedState } from '../landing/blockIndex.js';
 import type { Pipeline } from '../pipelines/pipeline.js';
+import { replayRun } from '../pipelines/task.js';
 import { earlierState, type GlobalWatermark, lastClosedState, stateIdOf } from '../temporal/index.js';
 import { type Backoff, isBackingOff, nextBackoff } from './backoff.js';
 import { BlockRangeCache } from './blocks.js';
@@ -178,13 +179,13 @@ async function runLocked(deps: MainDeps, lease: RunLease | undefined): Promise<M
     const pipeline = deps.pipelines.find((p) => p.name === replay.pipeline);
     if (!pipeline || shouldStop()) continue;
     replays.push(
-      await guarded(deps, control, pipeline.name, `replay-${replay.id}`, async () => {
+      await guarded(deps, control, pipeline.name, replayRun(replay.id), async () => {
         let current: Replay = replay;
         const to = earlierState(replay.to, lastClosed);
         const target = {
           pipeline: pipeline.name,
           queue: pipeline.queue,
-          run: `replay-${replay.id}`,
+          run: replayRun(replay.id),
           tenant: replay.tenant || undefined,
         };
         const walked = await walkStates(walkDeps, target, replay.next, to, async (next, batch) => {

@@ -10,6 +10,9 @@ export type BlockRef = z.infer<typeof BlockRefSchema>;
 export const RunSchema = z.string().regex(/^(live|replay-[a-z0-9-]{1,48})$/);
 export type Run = z.infer<typeof RunSchema>;
 
+/** The run of a replay's tasks (task ids and task-log rows carry it). */
+export const replayRun = (replayId: string) => `replay-${replayId}`;
+
 /**
  * The task message main sends to a pipeline's queue (base64 JSON, as the queue trigger expects):
  * one shard of one tenant's blocks in one state. `blocks` lists the shard's blocks; when the list

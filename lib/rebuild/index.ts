@@ -12,6 +12,7 @@ import {
   saveTenantMetric,
   type TenantMetric,
 } from '../metrics/store.js';
+import { replayRun } from '../pipelines/task.js';
 import { listTaskLog } from '../tasklog/index.js';
 import { nextStateId } from '../temporal/index.js';
 
@@ -155,7 +156,7 @@ export async function activateRebuilt(
     if (!b.replayId) continue;
     const replay = await readReplay(deps.control, AGGREGATE, b.replayId);
     if (replay?.status !== 'done') continue;
-    const rows = await listTaskLog(deps.taskLog, AGGREGATE, `replay-${b.replayId}`);
+    const rows = await listTaskLog(deps.taskLog, AGGREGATE, replayRun(b.replayId));
     if (rows.length < replay.tasks || rows.some((r) => r.status !== 'done')) continue;
     try {
       await saveTenantMetric(deps.table, m.tenant, {

@@ -5,8 +5,10 @@ import { deleteInTransactions } from '../clients/tables.js';
 import type { Lake } from '../lake/index.js';
 import { idsPath } from '../landing/paths.js';
 import { listReplays } from '../main/control.js';
+import { replayRun } from '../pipelines/task.js';
 import { runPool } from '../pool/index.js';
-import { stateIdOf } from '../temporal/index.js';
+import { taskLogRange } from '../tasklog/index.js';
+import { nextStateId, stateIdOf } from '../temporal/index.js';
 
 /**
  * Retention of the raw zone and of what describes it: raw blocks, their id sidecars, their block
@@ -41,6 +43,7 @@ export interface RetentionResult {
 const markerKey = { partitionKey: 'retention', rowKey: 'sweep' } as const;
 const MarkerSchema = z.object({ through: z.string() });
 const dayMs = 86_400_000;
+const firstState = '000000000000';
 
 /** The first state of the hour `retentionDays` ago: everything before it is past retention. */
 export function retentionCutoff(nowMs: number, retentionDays: number): string {
@@ -74,16 +77,14 @@ export async function expireRetained(deps: RetentionDeps): Promise<RetentionResu
   await deleteInTransactions(deps.blockIndex, entries);
   result.blocks = entries.length;
 
-  // 2. Task-log rows of every run below the cut-off (row keys are `<run>~<state>~…`).
+  // 2. Task-log rows of every run below the cut-off.
   const replays = await listReplays(deps.control, Number.POSITIVE_INFINITY);
   for (const pipeline of deps.pipelines) {
-    const runs = [
-      'live',
-      ...replays.filter((r) => r.pipeline === pipeline.name).map((r) => `replay-${r.id}`),
-    ];
+    const runs = ['live', ...replays.filter((r) => r.pipeline === pipeline.name).map((r) => replayRun(r.id))];
     for (const run of runs) {
       const rows: { partitionKey: string; rowKey: string }[] = [];
-      const filter = odata`PartitionKey eq ${pipeline.name} and RowKey ge ${`${run}~`} and RowKey lt ${`${run}~${cutoff}`}`;
+      const { low, high } = taskLogRange(run, firstState, nextStateId(cutoff, -1));
+      const filter = odata`PartitionKey eq ${pipeline.name} and RowKey ge ${low} and RowKey lt ${high}`;
       for await (const e of deps.taskLog.listEntities({
         queryOptions: { filter, select: ['PartitionKey', 'RowKey'] },
       })) {

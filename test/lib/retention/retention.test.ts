@@ -84,32 +84,22 @@ describe('retention', () => {
       await lake.put(b.path, Buffer.from('x'));
       await lake.put(idsPath(b.path), Buffer.from('y'));
     }
-    await insertReplay(h.tables.control, {
-      id: 'r-old',
-      pipeline: 'curate',
-      from: old[0]!,
-      to: old[1]!,
-      tenant: '',
-      next: kept[0]!,
-      status: 'done',
-      requestedAt: new Date(cutoffMs - day).toISOString(),
-      states: 2,
-      tasks: 2,
-      finishedAt: new Date(cutoffMs - day).toISOString(),
-    });
-    await insertReplay(h.tables.control, {
-      id: 'r-span',
-      pipeline: 'curate',
-      from: old[2]!,
-      to: kept[0]!,
-      tenant: 'acme',
-      next: kept[0]!,
-      status: 'running',
-      requestedAt: new Date(now).toISOString(),
-      states: 1,
-      tasks: 1,
-      finishedAt: '',
-    });
+    const replay = (id: string, from: string, to: string, status: 'done' | 'running', tenant = '') =>
+      insertReplay(h.tables.control, {
+        id,
+        pipeline: 'curate',
+        from,
+        to,
+        tenant,
+        next: kept[0]!,
+        status,
+        requestedAt: new Date(cutoffMs - day).toISOString(),
+        states: 1,
+        tasks: 1,
+        finishedAt: status === 'done' ? new Date(cutoffMs - day).toISOString() : '',
+      });
+    await replay('r-old', old[0]!, old[1]!, 'done');
+    await replay('r-span', old[2]!, kept[0]!, 'running', 'acme');
     await writeTaskLog(h.tables.taskLog, [
       ...[...old, ...kept].map((s) => task('curate', 'live', s, 'acme')),
       ...[...old, ...kept].map((s) => task('aggregate', 'live', s, 'beta')),
