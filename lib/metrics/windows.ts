@@ -395,7 +395,7 @@ export const MAX_DOCUMENT_BYTES = 1_900_000;
  * over MAX_DOCUMENT_BYTES (many groups of dense distinct registers, or of minutes): the groups
  * left out are summed under `(other)`, as beyond `maxGroups`. Deterministic, like the cap itself.
  */
-export function fitted<T>(maxGroups: number, build: (maxGroups: number) => T): T {
+function fitted<T>(maxGroups: number, build: (maxGroups: number) => T): T {
   let groups = maxGroups;
   for (;;) {
     const doc = build(groups);

@@ -4,7 +4,7 @@ import { isoTimeMs } from '../ingest/eventTime.js';
 import type { Limits } from '../ingest/limits.js';
 import { type IngestRequest, readBody } from '../ingest/request.js';
 import { escapeFree } from '../ingest/serialize.js';
-import { isPlainObject } from '../ingest/structure.js';
+import { isPlainObject, nonEmptyText } from '../ingest/structure.js';
 import { type BatchDefaults, segmentEvent } from './convert.js';
 import { SEGMENT_ROUTES, type SegmentRoute, type SegmentType } from './schema.js';
 
@@ -70,7 +70,7 @@ export async function readSegment(
       receivedAt,
     },
     routeType: kind === 'batch' ? undefined : kind,
-    writeKey: typeof parsed.writeKey === 'string' && parsed.writeKey !== '' ? parsed.writeKey : undefined,
+    writeKey: nonEmptyText(parsed.writeKey),
     escapeFree: escapeFree(body),
   };
 }
